@@ -1,0 +1,39 @@
+# Live Scoreboard: `make up` runs the system, `make test` runs the whole suite.
+# Both install what is missing (Python packages into .venv; Kafka, PostgreSQL, Redis via the stack).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: up down test test-unit status bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+up: $(STAMP)
+	$(BIN)/scoreboard stack up
+	$(BIN)/scoreboard run
+
+down: $(STAMP)
+	$(BIN)/scoreboard stack down
+
+status: $(STAMP)
+	$(BIN)/scoreboard stack status
+
+test: $(STAMP)
+	$(BIN)/scoreboard stack up
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q tests/unit
+
+bench: $(STAMP)
+	$(BIN)/scoreboard stack up
+	$(BIN)/scoreboard bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,91 @@
+"""Composition root of the gateway process. Run it with ``scoreboard gateway``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Gauge
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from gateway import push
+from gateway.feed import Feed
+from gateway.hub import Hub
+from scoreboard.clock import Clock, SystemClock
+from scoreboard.settings import Settings
+from scoreboard.web.health import Health
+from scoreboard.web.metrics import HttpMetrics, MetricsMiddleware
+from scoreboard.web.problems import EXCEPTION_HANDLERS
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+@dataclass
+class GatewayServices:
+    settings: Settings
+    hub: Hub
+    feed: Feed
+    clock: Clock
+
+
+def build_services(settings: Settings) -> GatewayServices:
+    hub = Hub()
+    return GatewayServices(settings, hub, Feed(settings.kafka_bootstrap, hub), SystemClock())
+
+
+def create_app(services: GatewayServices) -> Starlette:
+    registry = CollectorRegistry()
+    metrics = HttpMetrics(registry)
+    connections = Gauge("gateway_connections", "open WebSocket and SSE subscriptions", registry=registry)
+    connections.set_function(services.hub.connection_count)
+
+    async def feed_ready() -> bool:
+        return services.feed.connected and services.feed.caught_up.is_set()
+
+    health = Health({"kafka": feed_ready})
+
+    async def dashboard(request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(services.feed.run())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = Starlette(
+        routes=[
+            Route("/", dashboard, methods=["GET"]),
+            Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+            WebSocketRoute("/v1/leaderboards/{board}/ws", push.websocket_endpoint),
+            Route("/v1/leaderboards/{board}/events", push.sse_endpoint, methods=["GET"]),
+            Route("/healthz", health.healthz, methods=["GET"]),
+            Route("/readyz", health.readyz, methods=["GET"]),
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
+        ],
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app
+
+
+def main(settings: Settings | None = None) -> None:
+    import uvicorn
+
+    settings = settings or Settings.from_env()
+    uvicorn.run(create_app(build_services(settings)), host=settings.gateway_host, port=settings.gateway_port,
+                log_level="warning", timeout_graceful_shutdown=5)

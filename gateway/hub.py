@@ -1,0 +1,88 @@
+"""Latest state per board, and conflating subscriptions.
+
+A subscription holds only the newest state it has not sent yet, never a queue: a slow client skips
+the versions it could not take in time and gets the latest, and publishing never waits on a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BoardState:
+    board: str
+    version: int
+    entries: tuple[tuple[int, str, int], ...]
+
+    def frame(self, kind: str) -> dict[str, object]:
+        return {
+            "type": kind,
+            "board": self.board,
+            "version": self.version,
+            "entries": [{"rank": r, "user_id": u, "score": s} for r, u, s in self.entries],
+        }
+
+
+class Subscription:
+    def __init__(self, board: str) -> None:
+        self.board = board
+        self.sent_version = -1
+        self._pending: BoardState | None = None
+        self._ready = asyncio.Event()
+
+    def offer(self, state: BoardState) -> None:
+        if state.version <= self.sent_version:
+            return
+        if self._pending is None or state.version > self._pending.version:
+            self._pending = state
+            self._ready.set()
+
+    async def next(self, timeout_s: float | None = None) -> BoardState | None:
+        """The newest unsent state, or None when ``timeout_s`` passed first."""
+        while True:
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout_s)
+            except TimeoutError:
+                return None
+            self._ready.clear()
+            state, self._pending = self._pending, None
+            if state is not None and state.version > self.sent_version:
+                self.sent_version = state.version
+                return state
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._latest: dict[str, BoardState] = {}
+        self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+
+    def latest(self, board: str) -> BoardState:
+        return self._latest.get(board) or BoardState(board, 0, ())
+
+    def publish(self, state: BoardState) -> bool:
+        """Record a new state; stale or repeated versions are ignored. True when it was newer."""
+        current = self._latest.get(state.board)
+        if current is not None and state.version <= current.version:
+            return False
+        self._latest[state.board] = state
+        for subscription in self._subscribers.get(state.board, ()):
+            subscription.offer(state)
+        return True
+
+    def subscribe(self, board: str) -> Subscription:
+        subscription = Subscription(board)
+        self._subscribers[board].add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subscribers = self._subscribers.get(subscription.board)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._subscribers[subscription.board]
+
+    def connection_count(self) -> int:
+        return sum(len(s) for s in self._subscribers.values())

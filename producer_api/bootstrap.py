@@ -1,0 +1,121 @@
+"""Composition root of the api process: read settings, build the adapters, hand them to the app.
+
+Run it with ``scoreboard api`` (uvicorn on SCOREBOARD_API_HOST:SCOREBOARD_API_PORT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from producer_api import routes
+from producer_api.idempotency import IdempotencyStore
+from producer_api.ingest import CompleteAction
+from projections.ranking import Boards
+from scoreboard.auth import TokenVerifier
+from scoreboard.catalog import Catalog, load_catalog
+from scoreboard.clock import Clock, SystemClock
+from scoreboard.publishing import Publisher
+from scoreboard.settings import Settings
+from scoreboard.web.health import Health
+from scoreboard.web.metrics import HttpMetrics, MetricsMiddleware
+from scoreboard.web.problems import EXCEPTION_HANDLERS
+
+
+@dataclass
+class Services:
+    settings: Settings
+    verifier: TokenVerifier
+    catalog: Catalog
+    clock: Clock
+    publisher: Publisher
+    redis: Redis
+    pool: AsyncConnectionPool[AsyncConnection]
+    boards: Boards
+    complete: CompleteAction
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Real adapters; nothing connects until used (the pool opens in the lifespan)."""
+    verifier = TokenVerifier.from_settings(settings)
+    catalog = load_catalog(settings.actions_file or None)
+    clock = clock or SystemClock()
+    publisher = Publisher(settings.kafka_bootstrap, delivery_timeout_s=settings.produce_timeout_seconds,
+                          client_id="scoreboard-api")
+    redis = Redis.from_url(settings.redis_url)
+    pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
+        settings.require_database(), min_size=1, max_size=8, open=False)
+    return Services(
+        settings=settings,
+        verifier=verifier,
+        catalog=catalog,
+        clock=clock,
+        publisher=publisher,
+        redis=redis,
+        pool=pool,
+        boards=Boards(redis, settings.top_n),
+        complete=CompleteAction(catalog, publisher, IdempotencyStore(redis), clock),
+    )
+
+
+def create_app(services: Services) -> Starlette:
+    metrics = HttpMetrics(CollectorRegistry())
+
+    async def kafka_ready() -> bool:
+        return await asyncio.to_thread(services.publisher.ping)
+
+    async def postgres_ready() -> bool:
+        async with services.pool.connection(timeout=2) as conn:
+            await conn.execute("SELECT 1")
+        return True
+
+    async def redis_ready() -> bool:
+        return bool(await services.redis.ping())
+
+    health = Health({"kafka": kafka_ready, "postgres": postgres_ready, "redis": redis_ready})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await services.pool.open(wait=False)
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(services.publisher.close)
+            await services.pool.close()
+            await services.redis.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/v1/actions", routes.list_actions, methods=["GET"]),
+            Route("/v1/actions/{action_id}/complete", routes.complete_action, methods=["POST"]),
+            Route("/v1/leaderboards/{board}", routes.get_leaderboard, methods=["GET"]),
+            Route("/v1/leaderboards/{board}/users/{user_id}", routes.get_user_rank, methods=["GET"]),
+            Route("/healthz", health.healthz, methods=["GET"]),
+            Route("/readyz", health.readyz, methods=["GET"]),
+            Route("/metrics", metrics.endpoint, methods=["GET"]),
+        ],
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app
+
+
+def main(settings: Settings | None = None) -> None:
+    import uvicorn
+
+    settings = settings or Settings.from_env()
+    app = create_app(build_services(settings))
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_level="warning",
+                timeout_graceful_shutdown=10)

@@ -1,0 +1,146 @@
+"""Redis boards: one ZSET per board, written with absolute scores by a Lua script.
+
+The script refuses stale writes (a lower ``seq`` than stored), keeps the tie order exact through the
+member name, and in the same atomic step compares the top N with the last published one, bumping the
+board version only when it changed.
+
+Keys of board ``b`` (hash-tagged so one board lives on one cluster slot):
+``sb:{b}:z`` ZSET member -> score; ``sb:{b}:m`` user -> member; ``sb:{b}:s`` user -> seq;
+``sb:{b}:x`` user -> exact integer score; ``sb:{b}:v`` version; ``sb:{b}:top`` last published top N.
+
+A version is ``max(previous + 1, now in microseconds)``: it only increases, also across a lost Redis
+or a rebuild, and versions of one board written by several workers stay comparable.
+The member is ``<16 hex digits of (2^63-1 - reached_at_us)>:<user_id>``, so among equal scores
+ZREVRANGE lists who reached the score first before later ones.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from scoreboard.events import BoardEntry
+from scoreboard.scoring import Standing
+
+_MAX_US = (1 << 63) - 1
+
+_APPLY = """
+local z, m, s, x, v, top = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local n = tonumber(ARGV[1])
+local now_us = tonumber(ARGV[2])
+local applied = 0
+for i = 3, #ARGV, 4 do
+  local user, score, seq, member = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
+  local stored = tonumber(redis.call('HGET', s, user) or '-1')
+  if seq > stored then
+    local old = redis.call('HGET', m, user)
+    if old and old ~= member then redis.call('ZREM', z, old) end
+    redis.call('ZADD', z, score, member)
+    redis.call('HSET', m, user, member)
+    redis.call('HSET', s, user, seq)
+    redis.call('HSET', x, user, score)
+    applied = applied + 1
+  end
+end
+local members = redis.call('ZREVRANGE', z, 0, n - 1)
+local entries = {}
+for i, member in ipairs(members) do
+  local user = string.sub(member, 18)
+  entries[#entries + 1] = user
+  entries[#entries + 1] = redis.call('HGET', x, user)
+end
+local encoded = cjson.encode(entries)
+local version = tonumber(redis.call('GET', v) or '0')
+if encoded ~= redis.call('GET', top) then
+  version = math.max(version + 1, now_us)
+  redis.call('SET', v, string.format('%d', version))
+  redis.call('SET', top, encoded)
+  return {applied, version, 1, encoded}
+end
+return {applied, version, 0, encoded}
+"""
+
+
+def member_for(user_id: str, standing: Standing) -> str:
+    return f"{_MAX_US - standing.reached_at_us:016x}:{user_id}"
+
+
+def keys_of(board: str) -> list[str]:
+    return [f"sb:{{{board}}}:{suffix}" for suffix in ("z", "m", "s", "x", "v", "top")]
+
+
+@dataclass(frozen=True)
+class BoardUpdate:
+    board: str
+    version: int
+    changed: bool
+    entries: tuple[BoardEntry, ...]
+    applied: int
+
+
+def _entries(encoded: str) -> tuple[BoardEntry, ...]:
+    flat = json.loads(encoded) if encoded not in ("{}", "") else []
+    return tuple(
+        BoardEntry(rank=i // 2 + 1, user_id=flat[i], score=int(flat[i + 1])) for i in range(0, len(flat), 2)
+    )
+
+
+class Boards:
+    """Redis adapter for the boards; reads and the atomic write."""
+
+    def __init__(self, redis: Redis, top_n: int = 10) -> None:
+        self._redis = redis
+        self._top_n = top_n
+        self._apply = redis.register_script(_APPLY)
+
+    @property
+    def top_n(self) -> int:
+        return self._top_n
+
+    async def apply(self, board: str, standings: Iterable[tuple[str, Standing]], now_us: int) -> BoardUpdate:
+        """Write absolute standings to ``board``; report whether its top N changed, and its version."""
+        args: list[str | int] = [self._top_n, now_us]
+        for user_id, standing in standings:
+            args += [user_id, str(standing.score), standing.seq, member_for(user_id, standing)]
+        applied, version, changed, encoded = await self._apply(keys=keys_of(board), args=args)
+        text = encoded.decode() if isinstance(encoded, bytes) else str(encoded)
+        return BoardUpdate(board, int(version), bool(changed), _entries(text), int(applied))
+
+    async def top(self, board: str, limit: int = 10, offset: int = 0) -> tuple[int, list[BoardEntry]]:
+        z, _, _, x, v, _ = keys_of(board)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrevrange(z, offset, offset + limit - 1)
+            pipe.get(v)
+            members, version = await pipe.execute()
+        users = [_user_of(member) for member in members]
+        scores = await self._redis.hmget(x, users) if users else []
+        entries = [
+            BoardEntry(rank=offset + i + 1, user_id=user, score=int(score))
+            for i, (user, score) in enumerate(zip(users, scores, strict=True))
+            if score is not None
+        ]
+        return int(version or 0), entries
+
+    async def rank_of(self, board: str, user_id: str) -> BoardEntry | None:
+        z, m, _, x, _, _ = keys_of(board)
+        member = await self._redis.hget(m, user_id)
+        if member is None:
+            return None
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrevrank(z, member)
+            pipe.hget(x, user_id)
+            rank, score = await pipe.execute()
+        if rank is None or score is None:
+            return None
+        return BoardEntry(rank=int(rank) + 1, user_id=user_id, score=int(score))
+
+    async def size(self, board: str) -> int:
+        return int(await self._redis.zcard(keys_of(board)[0]))
+
+
+def _user_of(member: bytes | str) -> str:
+    text = member.decode() if isinstance(member, bytes) else member
+    return text[17:]

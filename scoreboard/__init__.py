@@ -1,0 +1,1 @@
+"""Live Scoreboard: shared domain core, settings and the command line."""

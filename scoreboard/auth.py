@@ -1,0 +1,142 @@
+"""JWT validation (and dev-token minting) with a strict algorithm allow-list.
+
+Rules: ``none`` is never accepted; HMAC algorithms are refused when the configured key is
+asymmetric and vice versa; headers that try to bring their own key (``jku``, ``x5u``, ``jwk``,
+``x5c``) are refused; ``sub``, ``exp`` and ``iat`` are required.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+from scoreboard.errors import ConfigurationError, ScoreboardError
+from scoreboard.settings import Settings
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
+FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
+MIN_HMAC_SECRET_BYTES = 32
+
+
+class AuthError(ScoreboardError):
+    """The bearer token is missing, malformed or not acceptable."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    roles: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.roles
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        *,
+        algorithms: tuple[str, ...],
+        key: Any,
+        issuer: str = "",
+        audience: str = "",
+        leeway_seconds: int = 30,
+    ) -> None:
+        self._algorithms = list(algorithms)
+        self._key = key
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway_seconds
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenVerifier:
+        algorithms = tuple(a for a in settings.jwt_algorithms if a)
+        if not algorithms:
+            raise ConfigurationError("SCOREBOARD_JWT_ALGORITHMS is empty")
+        if any(a.lower() == "none" for a in algorithms):
+            raise ConfigurationError("SCOREBOARD_JWT_ALGORITHMS must not contain `none`")
+        unknown = set(algorithms) - HMAC_ALGORITHMS - ASYMMETRIC_ALGORITHMS
+        if unknown:
+            raise ConfigurationError(f"SCOREBOARD_JWT_ALGORITHMS has unsupported {sorted(unknown)}")
+        settings.require_jwt_key()
+        if settings.jwt_public_key_file:
+            if set(algorithms) & HMAC_ALGORITHMS:
+                raise ConfigurationError("an asymmetric key is configured: HMAC algorithms are not allowed")
+            key: Any = Path(settings.jwt_public_key_file).read_text()
+        else:
+            if set(algorithms) - HMAC_ALGORITHMS:
+                raise ConfigurationError("an HMAC secret is configured: only HS* algorithms are allowed")
+            if len(settings.jwt_secret.encode()) < MIN_HMAC_SECRET_BYTES:
+                raise ConfigurationError("SCOREBOARD_JWT_SECRET must be at least 256 bits (32 bytes)")
+            key = settings.jwt_secret
+        return cls(
+            algorithms=algorithms,
+            key=key,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway_seconds=settings.jwt_leeway_seconds,
+        )
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthError("malformed token") from exc
+        if any(name in header for name in FORBIDDEN_HEADERS):
+            raise AuthError("token header carries its own key reference")
+        if header.get("alg") not in self._algorithms:
+            raise AuthError("token algorithm is not allowed")
+        options: dict[str, Any] = {"require": ["sub", "exp", "iat"]}
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=self._algorithms,
+                issuer=self._issuer or None,
+                audience=self._audience or None,
+                leeway=self._leeway,
+                options=options | {"verify_aud": bool(self._audience)},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise AuthError("token expired") from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise AuthError("token not yet valid") from exc
+        except jwt.PyJWTError as exc:
+            raise AuthError(f"invalid token: {exc}") from exc
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject or len(subject) > 128:
+            raise AuthError("token subject is missing or invalid")
+        roles = claims.get("roles", [])
+        if isinstance(roles, str):
+            roles = [roles]
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+            raise AuthError("token roles claim must be a list of strings")
+        return Principal(user_id=subject, roles=frozenset(roles))
+
+
+def mint_token(
+    secret: str,
+    subject: str,
+    *,
+    roles: tuple[str, ...] = (),
+    ttl_seconds: int = 3600,
+    issuer: str = "",
+    audience: str = "",
+    algorithm: str = "HS256",
+) -> str:
+    """A development token signed with the stack's HMAC secret."""
+    now = int(time.time())
+    claims: dict[str, Any] = {"sub": subject, "iat": now, "exp": now + ttl_seconds, "jti": uuid.uuid4().hex}
+    if roles:
+        claims["roles"] = list(roles)
+    if issuer:
+        claims["iss"] = issuer
+    if audience:
+        claims["aud"] = audience
+    return jwt.encode(claims, secret, algorithm=algorithm)

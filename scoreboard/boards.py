@@ -1,0 +1,57 @@
+"""Board ids and time windows: ``global``, ``daily:YYYY-MM-DD`` (UTC day), ``weekly:YYYY-Www`` (ISO week).
+
+``daily`` and ``weekly`` alone name the window that contains "now".
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+GLOBAL = "global"
+_DAILY = re.compile(r"^daily:(\d{4})-(\d{2})-(\d{2})$")
+_WEEKLY = re.compile(r"^weekly:(\d{4})-W(\d{2})$")
+
+
+class UnknownBoard(ValueError):
+    """The text does not name a board."""
+
+
+def boards_for(occurred_at_us: int) -> tuple[str, str, str]:
+    """Every board an event at this server time counts on."""
+    moment = datetime.fromtimestamp(occurred_at_us / 1_000_000, tz=UTC)
+    return (GLOBAL, daily_id(moment.date()), weekly_id(moment.date()))
+
+
+def daily_id(day: date) -> str:
+    return f"daily:{day.isoformat()}"
+
+
+def weekly_id(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"weekly:{year:04d}-W{week:02d}"
+
+
+def resolve(board: str, now_us: int) -> str:
+    """The concrete board id that ``board`` names at ``now_us``; raises ``UnknownBoard``."""
+    if board == GLOBAL:
+        return GLOBAL
+    today = datetime.fromtimestamp(now_us / 1_000_000, tz=UTC).date()
+    if board == "daily":
+        return daily_id(today)
+    if board == "weekly":
+        return weekly_id(today)
+    daily = _DAILY.match(board)
+    if daily:
+        try:
+            return daily_id(date(int(daily[1]), int(daily[2]), int(daily[3])))
+        except ValueError as exc:
+            raise UnknownBoard(board) from exc
+    weekly = _WEEKLY.match(board)
+    if weekly:
+        try:
+            monday = date.fromisocalendar(int(weekly[1]), int(weekly[2]), 1)
+        except ValueError as exc:
+            raise UnknownBoard(board) from exc
+        return weekly_id(monday)
+    raise UnknownBoard(board)

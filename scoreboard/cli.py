@@ -1,0 +1,80 @@
+"""The ``scoreboard`` command: run a process, manage the local stack, mint a dev token, rebuild."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from scoreboard.errors import ConfigurationError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scoreboard", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("api", help="run the command/query HTTP API")
+    sub.add_parser("worker", help="run a stream worker (Faust)")
+    sub.add_parser("gateway", help="run the WebSocket/SSE push gateway and dashboard")
+    stack = sub.add_parser("stack", help="local Kafka, Postgres and Redis")
+    stack.add_argument("action", choices=["up", "down", "status"])
+    token = sub.add_parser("token", help="mint a development JWT with the stack's secret")
+    token.add_argument("--sub", required=True, help="the user id")
+    token.add_argument("--role", action="append", default=[], help="a role, e.g. admin (repeatable)")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    run = sub.add_parser("run", help="run api, worker(s) and gateway in the foreground")
+    run.add_argument("--apis", type=int, default=1)
+    run.add_argument("--workers", type=int, default=1)
+    run.add_argument("--gateways", type=int, default=1)
+    sub.add_parser("rebuild", help="drop and rebuild the projections from the log")
+    sub.add_parser("bench", help="run the benchmark suite")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        return _run(args)
+    except ConfigurationError as exc:
+        print(f"scoreboard: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "api":
+        from producer_api.bootstrap import main as api_main
+
+        api_main()
+    elif args.command == "worker":
+        from stream_app.bootstrap import main as worker_main
+
+        worker_main()
+    elif args.command == "gateway":
+        from gateway.bootstrap import main as gateway_main
+
+        gateway_main()
+    elif args.command == "run":
+        from scoreboard.supervisor import run_local
+
+        return run_local(args.apis, args.workers, args.gateways)
+    elif args.command == "stack":
+        from scoreboard import stack
+
+        return stack.main([args.action])
+    elif args.command == "token":
+        from scoreboard.auth import mint_token
+        from scoreboard.settings import Settings
+
+        settings = Settings.from_env()
+        if not settings.jwt_secret:
+            raise ConfigurationError("no SCOREBOARD_JWT_SECRET: run `scoreboard stack up` or export one")
+        print(mint_token(settings.jwt_secret, args.sub, roles=tuple(args.role), ttl_seconds=args.ttl,
+                         issuer=settings.jwt_issuer, audience=settings.jwt_audience))
+    else:
+        print(f"scoreboard {args.command}: not available yet", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

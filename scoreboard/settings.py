@@ -1,0 +1,138 @@
+"""One settings object, read once from the environment (prefix ``SCOREBOARD_``).
+
+Values the local stack generated (``.stack/stack.env``) fill what the environment leaves unset, so
+``scoreboard api`` works after ``scoreboard stack up`` without exporting anything. No secret has a
+default here: a process that needs a key and has none refuses to start.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scoreboard.errors import ConfigurationError
+from scoreboard.stack.envfile import read_env_file
+
+PREFIX = "SCOREBOARD_"
+
+
+def stack_dir(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get(PREFIX + "STACK_DIR", Path.cwd() / ".stack"))
+
+
+def merged_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The stack's generated values, overridden by the real environment."""
+    env = dict(os.environ if environ is None else environ)
+    merged = read_env_file(stack_dir(env) / "stack.env")
+    merged.update(env)
+    return merged
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{PREFIX}{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{PREFIX}{name} must be a number, got {raw!r}") from exc
+
+
+def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    database_url: str = ""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_secret: str = field(default="", repr=False)
+    jwt_public_key_file: str = ""
+    jwks_url: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_leeway_seconds: int = 30
+    ticket_secret: str = field(default="", repr=False)
+    actions_file: str = ""
+    allowed_origins: tuple[str, ...] = ()
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8001
+    worker_port: int = 6066
+    worker_id: str = "scoreboard-worker"
+    batch_size: int = 500
+    batch_wait_seconds: float = 0.05
+    top_n: int = 10
+    produce_timeout_seconds: float = 30.0
+    max_body_bytes: int = 4096
+    gateway_max_connections: int = 20000
+    heartbeat_seconds: float = 15.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = merged_environment(environ)
+
+        def text(name: str, default: str = "") -> str:
+            return env.get(PREFIX + name, default) or default
+
+        return cls(
+            kafka_bootstrap=text("KAFKA_BOOTSTRAP", cls.kafka_bootstrap),
+            database_url=text("DATABASE_URL"),
+            redis_url=text("REDIS_URL", cls.redis_url),
+            jwt_algorithms=_list(env, "JWT_ALGORITHMS", cls.jwt_algorithms),
+            jwt_secret=text("JWT_SECRET"),
+            jwt_public_key_file=text("JWT_PUBLIC_KEY_FILE"),
+            jwks_url=text("JWKS_URL"),
+            jwt_issuer=text("JWT_ISSUER"),
+            jwt_audience=text("JWT_AUDIENCE"),
+            jwt_leeway_seconds=_int(env, "JWT_LEEWAY_SECONDS", cls.jwt_leeway_seconds),
+            ticket_secret=text("TICKET_SECRET"),
+            actions_file=text("ACTIONS_FILE"),
+            allowed_origins=_list(env, "ALLOWED_ORIGINS", ()),
+            api_host=text("API_HOST", cls.api_host),
+            api_port=_int(env, "API_PORT", cls.api_port),
+            gateway_host=text("GATEWAY_HOST", cls.gateway_host),
+            gateway_port=_int(env, "GATEWAY_PORT", cls.gateway_port),
+            worker_port=_int(env, "WORKER_PORT", cls.worker_port),
+            worker_id=text("WORKER_ID", cls.worker_id),
+            batch_size=_int(env, "BATCH_SIZE", cls.batch_size),
+            batch_wait_seconds=_float(env, "BATCH_WAIT_SECONDS", cls.batch_wait_seconds),
+            top_n=_int(env, "TOP_N", cls.top_n),
+            produce_timeout_seconds=_float(env, "PRODUCE_TIMEOUT_SECONDS", cls.produce_timeout_seconds),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
+            gateway_max_connections=_int(env, "GATEWAY_MAX_CONNECTIONS", cls.gateway_max_connections),
+            heartbeat_seconds=_float(env, "HEARTBEAT_SECONDS", cls.heartbeat_seconds),
+        )
+
+    def require_database(self) -> str:
+        if not self.database_url:
+            raise ConfigurationError(
+                "SCOREBOARD_DATABASE_URL is not set: export it, or run `scoreboard stack up` first"
+            )
+        return self.database_url
+
+    def require_jwt_key(self) -> None:
+        if not (self.jwt_secret or self.jwt_public_key_file or self.jwks_url):
+            raise ConfigurationError(
+                "no JWT key: set SCOREBOARD_JWT_SECRET, SCOREBOARD_JWT_PUBLIC_KEY_FILE or "
+                "SCOREBOARD_JWKS_URL (or run `scoreboard stack up`, which generates dev secrets)"
+            )

@@ -1,0 +1,45 @@
+"""Read and write ``KEY=value`` files that hold secrets (always mode 600)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+PRIVATE_MODE = 0o600
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse ``KEY=value`` lines; blank lines and ``#`` comments are skipped. Missing file → {}."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip()
+    return values
+
+
+def write_env_file(path: Path, values: Mapping[str, str], header: str = "") -> None:
+    """Atomically replace ``path`` with ``values``, readable by the owner only.
+
+    The temporary file is created with mode 600, so no secret is ever world-readable, not even
+    for a moment.
+    """
+    for key, value in values.items():
+        if "\n" in value or "=" in key:
+            raise ValueError(f"cannot store {key!r} in an env file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"# {line}" for line in header.splitlines()]
+    lines += [f"{key}={value}" for key, value in values.items()]
+    temporary = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.chmod(temporary, PRIVATE_MODE)
+    os.replace(temporary, path)

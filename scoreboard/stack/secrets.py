@@ -1,0 +1,38 @@
+"""Random development secrets, generated on the first ``up`` and kept in ``secrets.env``."""
+
+from __future__ import annotations
+
+import secrets as _random
+from dataclasses import dataclass
+from pathlib import Path
+
+from scoreboard.stack.envfile import read_env_file, write_env_file
+
+JWT_SECRET = "SCOREBOARD_JWT_SECRET"
+TICKET_SECRET = "SCOREBOARD_TICKET_SECRET"
+POSTGRES_PASSWORD = "SCOREBOARD_POSTGRES_PASSWORD"
+_GENERATED = (JWT_SECRET, TICKET_SECRET, POSTGRES_PASSWORD)
+
+
+@dataclass(frozen=True)
+class DevSecrets:
+    jwt_secret: str
+    ticket_secret: str
+    postgres_password: str
+
+
+def load_or_create_secrets(path: Path) -> DevSecrets:
+    """Return the stored secrets, generating (and storing) any that are missing."""
+    stored = read_env_file(path)
+    missing = [name for name in _GENERATED if not stored.get(name)]
+    for name in missing:
+        stored[name] = _random.token_urlsafe(48)
+    if missing or not path.exists():
+        write_env_file(path, stored, header="Local development secrets. Do not commit.")
+    else:
+        path.chmod(0o600)
+    return DevSecrets(
+        jwt_secret=stored[JWT_SECRET],
+        ticket_secret=stored[TICKET_SECRET],
+        postgres_password=stored[POSTGRES_PASSWORD],
+    )

@@ -1,0 +1,1 @@
+"""HTTP pieces shared by the api and the gateway: problem responses, health, metrics."""

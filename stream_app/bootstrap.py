@@ -1,0 +1,63 @@
+"""Composition root of the worker process. Run it with ``scoreboard worker``.
+
+Several workers share the consumer group ``SCOREBOARD_WORKER_ID``; Kafka spreads the partitions of
+the actions topic (keyed by user) across them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+
+from projections.ledger import Ledger
+from projections.ranking import Boards
+from scoreboard.clock import SystemClock
+from scoreboard.publishing import Publisher
+from scoreboard.settings import Settings
+from scoreboard.topics import ACTIONS
+from stream_app.agent import attach_agent
+from stream_app.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+def create_worker_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.worker_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        processing_guarantee="at_least_once",
+        value_serializer="raw",
+        key_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=0.5,
+        topic_replication_factor=1,
+        store="memory://",
+        web_enabled=False,
+        autodiscover=False,
+    )
+    topic = app.topic(ACTIONS, value_type=bytes, key_type=bytes, value_serializer="raw",
+                      key_serializer="raw", internal=False)
+    pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
+        settings.require_database(), min_size=1, max_size=4, open=False)
+    redis = Redis.from_url(settings.redis_url)
+    publisher = Publisher(settings.kafka_bootstrap, delivery_timeout_s=settings.produce_timeout_seconds,
+                          client_id=f"{settings.worker_id}-out")
+    pipeline = Pipeline(Ledger(pool), Boards(redis, settings.top_n), publisher, SystemClock())
+
+    async def open_pool() -> None:
+        await pool.open(wait=True, timeout=60)
+
+    attach_agent(app, topic, pipeline, settings.batch_size, settings.batch_wait_seconds, open_pool)
+
+    return app
+
+
+def main(settings: Settings | None = None) -> None:
+    settings = settings or Settings.from_env()
+    app = create_worker_app(settings)
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    worker.execute_from_commandline()

@@ -1,0 +1,111 @@
+"""One batch of raw action records -> ledger, boards, and the change events; retried until durable.
+
+The order is the safety argument: (1) one Postgres transaction decides what counts, (2) Redis gets
+absolute, sequence-checked standings, (3) ScoreChanged and LeaderboardChanged are acknowledged by
+Kafka, and only then (4) the caller lets the offsets be committed. A crash anywhere before (4)
+replays the batch; the ledger recognises the replay and (2)-(3) are repeated harmlessly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from projections.ledger import Ledger
+from projections.ranking import Boards, BoardUpdate
+from scoreboard import codec
+from scoreboard.clock import Clock
+from scoreboard.errors import DecodeError
+from scoreboard.events import ActionCompleted, LeaderboardChanged, RejectedAction
+from scoreboard.publishing import Publisher
+from scoreboard.scoring import BatchOutcome, Positioned, Standing
+from scoreboard.topics import LEADERBOARD_CHANGES, REJECTED, SCORE_CHANGES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    key: bytes | None
+    value: bytes | None
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    accepted: int
+    replayed: int
+    duplicates: int
+    rejected: int
+    boards_changed: int
+
+
+class Pipeline:
+    def __init__(self, ledger: Ledger, boards: Boards, publisher: Publisher, clock: Clock) -> None:
+        self._ledger = ledger
+        self._boards = boards
+        self._publisher = publisher
+        self._clock = clock
+
+    async def process(self, records: Sequence[RawRecord]) -> BatchReport:
+        actions, rejected = self._decode(records)
+        outcome = await self._ledger.apply_batch(actions) if actions else BatchOutcome()
+        updates = await self._write_boards(outcome)
+        replayed_boards = {board for board, _ in outcome.replay_touched}
+        to_publish = [u for u in updates if u.changed or u.board in replayed_boards]
+        await self._publish(outcome, to_publish, rejected)
+        await self._republish_if_overtaken(to_publish)
+        return BatchReport(len(outcome.accepted), len(outcome.replayed), len(outcome.duplicates),
+                           len(rejected), sum(1 for u in updates if u.changed))
+
+    def _decode(self, records: Sequence[RawRecord]) -> tuple[list[Positioned], list[RejectedAction]]:
+        actions: list[Positioned] = []
+        rejected: list[RejectedAction] = []
+        for record in records:
+            try:
+                event = codec.decode(record.value or b"")
+                if not isinstance(event, ActionCompleted):
+                    raise DecodeError(f"{type(event).__name__} is not handled on the actions topic")
+            except DecodeError as exc:
+                user = (record.key or b"").decode(errors="replace")
+                log.warning("rejecting record p%d@%d: %s", record.partition, record.offset, exc)
+                rejected.append(RejectedAction("", user, f"undecodable: {exc}", record.partition,
+                                               record.offset, self._clock.now_us()))
+                continue
+            actions.append(Positioned(event, record.partition, record.offset))
+        return actions, rejected
+
+    async def _write_boards(self, outcome: BatchOutcome) -> list[BoardUpdate]:
+        per_board: dict[str, list[tuple[str, Standing]]] = defaultdict(list)
+        for (board, user_id), standing in outcome.changed.items():
+            per_board[board].append((user_id, standing))
+        now = self._clock.now_us()
+        return list(await asyncio.gather(*(self._boards.apply(b, s, now) for b, s in sorted(per_board.items()))))
+
+    async def _publish(self, outcome: BatchOutcome, updates: Sequence[BoardUpdate],
+                       rejected: Sequence[RejectedAction]) -> None:
+        now = self._clock.now_us()
+        records: list[tuple[str, str, bytes, Sequence[tuple[str, bytes]]]] = []
+        for change in outcome.score_changes():
+            records.append((SCORE_CHANGES, change.user_id, codec.encode(change),
+                            [("ce_id", change.event_id.encode()), ("ce_type", b"scoreboard.ScoreChanged.v1")]))
+        for update in updates:
+            event = LeaderboardChanged(update.board, update.version, update.entries, now)
+            records.append((LEADERBOARD_CHANGES, update.board, codec.encode(event), []))
+        for reject in rejected:
+            records.append((REJECTED, reject.user_id, codec.encode(reject), []))
+        if records:
+            await self._publisher.publish_many(records)
+
+    async def _republish_if_overtaken(self, published: Sequence[BoardUpdate]) -> None:
+        """Another worker may have bumped a board and published before us; make the newest state last."""
+        for update in published:
+            version, entries = await self._boards.top(update.board, self._boards.top_n)
+            if version > update.version:
+                event = LeaderboardChanged(update.board, version, tuple(entries), self._clock.now_us())
+                await self._publisher.publish(LEADERBOARD_CHANGES, update.board, codec.encode(event))
+

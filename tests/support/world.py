@@ -1,0 +1,70 @@
+"""An isolated world on the shared stack: its own Postgres database, Redis db and worker group.
+
+Kafka topics are shared (their names are the contract); board versions are time-based, so the
+worlds' LeaderboardChanged records stay comparable and the newest world's boards win.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import redis
+
+from projections.migrations import apply_migrations
+from scoreboard.provision import ensure_topics
+from scoreboard.settings import merged_environment
+
+
+@dataclass(frozen=True)
+class World:
+    env: dict[str, str]
+    name: str
+
+    @property
+    def database_url(self) -> str:
+        return self.env["SCOREBOARD_DATABASE_URL"]
+
+    @property
+    def redis_url(self) -> str:
+        return self.env["SCOREBOARD_REDIS_URL"]
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.env["SCOREBOARD_KAFKA_BOOTSTRAP"]
+
+
+def _with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+@contextmanager
+def isolated_world() -> Iterator[World]:
+    base = merged_environment()
+    name = f"t{uuid.uuid4().hex[:10]}"
+    admin_url = base["SCOREBOARD_DATABASE_URL"]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    database_url = _with_path(admin_url, "/" + name)
+    redis_db = random.randint(1, 15)
+    redis_url = _with_path(base["SCOREBOARD_REDIS_URL"], f"/{redis_db}")
+    redis.Redis.from_url(redis_url).flushdb()
+    apply_migrations(database_url)
+    ensure_topics(base["SCOREBOARD_KAFKA_BOOTSTRAP"])
+    env = {k: v for k, v in base.items() if k.startswith("SCOREBOARD_")}
+    env |= {
+        "SCOREBOARD_DATABASE_URL": database_url,
+        "SCOREBOARD_REDIS_URL": redis_url,
+        "SCOREBOARD_WORKER_ID": f"scoreboard-worker-{name}",
+    }
+    try:
+        yield World(env=env, name=name)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

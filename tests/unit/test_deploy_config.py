@@ -1,0 +1,501 @@
+"""The deployment files (Dockerfile, docker-compose.yml, deploy/k8s) agree with the contract.
+
+Nothing is built or started: the files are parsed and checked against ARCHITECTURE.md
+sections 4 (topics), 5 (ports, probes), 6 (commands, environment, no secret defaults) and
+7 (what scales how).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+K8S_DIR = ROOT / "deploy" / "k8s"
+SECRET_TEMPLATE = "secret.template.yaml"
+
+ROLE_PORTS = {"api": 8000, "worker": 6066, "gateway": 8001}
+PUBLIC_ROLES = ("api", "gateway")
+BACKING_SERVICES = ("kafka", "postgres", "redis")
+
+DOCUMENTED_ENV = frozenset(
+    "SCOREBOARD_" + name
+    for name in (
+        "KAFKA_BOOTSTRAP", "DATABASE_URL", "REDIS_URL", "JWT_ALGORITHMS", "JWT_SECRET",
+        "JWT_PUBLIC_KEY_FILE", "JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "TICKET_SECRET",
+        "ACTIONS_FILE", "ALLOWED_ORIGINS", "API_HOST", "API_PORT", "GATEWAY_HOST",
+        "GATEWAY_PORT", "WORKER_PORT",
+    )
+)
+REQUIRED_ENV = frozenset(
+    {"SCOREBOARD_KAFKA_BOOTSTRAP", "SCOREBOARD_DATABASE_URL", "SCOREBOARD_REDIS_URL",
+     "SCOREBOARD_TICKET_SECRET"}
+)
+JWT_KEY_SOURCES = frozenset(
+    {"SCOREBOARD_JWT_SECRET", "SCOREBOARD_JWT_PUBLIC_KEY_FILE", "SCOREBOARD_JWKS_URL"}
+)
+
+# ARCHITECTURE.md section 4: topic -> (partitions, topic config).
+CONTRACT_TOPICS: dict[str, tuple[int, dict[str, str]]] = {
+    "scoreboard.actions.v1": (6, {"cleanup.policy": "delete", "retention.ms": "-1"}),
+    "scoreboard.score-changes.v1": (6, {"cleanup.policy": "delete", "retention.ms": "-1"}),
+    "scoreboard.leaderboard-changes.v1": (3, {"cleanup.policy": "compact"}),
+    "scoreboard.rejected.v1": (6, {"cleanup.policy": "delete", "retention.ms": "-1"}),
+}
+
+# A compose variable that must be set: ${NAME:?message} (no default value).
+REQUIRED_VARIABLE = re.compile(r"^\$\{[A-Z][A-Z0-9_]*:\?[^}]*\}$")
+ANY_VARIABLE = re.compile(r"\$\{[^}]*\}")
+
+Compose = dict[str, Any]
+Instructions = list[tuple[str, str]]
+Manifests = dict[str, list[dict[str, Any]]]
+
+
+def _is_secret_key(key: str) -> bool:
+    return "SECRET" in key.upper() or "PASSWORD" in key.upper()
+
+
+def _url_host(url: str) -> str | None:
+    return urlsplit(ANY_VARIABLE.sub("x", url)).hostname
+
+
+def _url_password(url: str) -> str:
+    match = re.match(r"^[a-z+]+://[^:/@]+:(?P<password>.*)@[^@]+$", url)
+    assert match, f"no password in {url!r}"
+    return match.group("password")
+
+
+# --- loaders ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose() -> Compose:
+    return dict(yaml.safe_load(COMPOSE_FILE.read_text()))
+
+
+def _compose_env(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> Instructions:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    pairs: Instructions = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            instruction, _, arguments = line.partition(" ")
+            pairs.append((instruction.upper(), arguments.strip()))
+    return pairs
+
+
+def _final_stage(dockerfile: Instructions) -> Instructions:
+    last_from = max(i for i, (instruction, _) in enumerate(dockerfile) if instruction == "FROM")
+    return dockerfile[last_from:]
+
+
+@pytest.fixture(scope="module")
+def k8s() -> Manifests:
+    """Every document of deploy/k8s/*.yaml, by file name."""
+    return {
+        path.name: [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+        for path in sorted(K8S_DIR.glob("*.yaml"))
+    }
+
+
+def _objects(k8s: Manifests, kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        doc["metadata"]["name"]: doc
+        for docs in k8s.values()
+        for doc in docs
+        if doc.get("kind") == kind
+    }
+
+
+def _containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(deployment["spec"]["template"]["spec"]["containers"])
+
+
+def _pod_labels(deployment: dict[str, Any]) -> dict[str, str]:
+    return dict(deployment["spec"]["template"]["metadata"]["labels"])
+
+
+def _resolve_port(container: dict[str, Any], port: int | str) -> int:
+    if isinstance(port, int):
+        return port
+    by_name = {p["name"]: p["containerPort"] for p in container.get("ports", []) if "name" in p}
+    return int(by_name[port])
+
+
+def _k8s_env(k8s: Manifests, container: dict[str, Any]) -> dict[str, str]:
+    config_maps, secrets = _objects(k8s, "ConfigMap"), _objects(k8s, "Secret")
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(config_maps[source["configMapRef"]["name"]].get("data", {}))
+        if "secretRef" in source:
+            secret = secrets[source["secretRef"]["name"]]
+            env.update(secret.get("stringData", {}))
+            env.update(secret.get("data", {}))
+    for item in container.get("env", []):
+        env[item["name"]] = str(item.get("value", "<valueFrom>"))
+    return env
+
+
+def _app_deployments(k8s: Manifests) -> Iterator[tuple[str, dict[str, Any]]]:
+    deployments = _objects(k8s, "Deployment")
+    for role in ROLE_PORTS:
+        yield role, deployments[role]
+
+
+# --- Dockerfile ---------------------------------------------------------------------------
+
+
+def test_dockerfile_builds_every_stage_from_python_311_slim(dockerfile: Instructions) -> None:
+    """Every stage of the image starts from python:3.11-slim."""
+    bases = [arguments.split()[0] for instruction, arguments in dockerfile if instruction == "FROM"]
+    assert bases and all(base.startswith("python:3.11-slim") for base in bases), bases
+
+
+def test_dockerfile_installs_the_project_package(dockerfile: Instructions) -> None:
+    """The image pip-installs the repo's own package, which provides the scoreboard script."""
+    runs = [arguments for instruction, arguments in dockerfile if instruction == "RUN"]
+    assert any(re.search(r"pip install (?:-\S+ )*\.(?:\s|$)", run) for run in runs), runs
+
+
+def test_dockerfile_entrypoint_is_scoreboard_and_default_role_is_api(dockerfile: Instructions) -> None:
+    """ENTRYPOINT is the scoreboard console script and CMD defaults to the api role."""
+    final = dict(_final_stage(dockerfile))
+    assert json.loads(final["ENTRYPOINT"]) == ["scoreboard"]
+    assert json.loads(final["CMD"]) == ["api"]
+
+
+def test_dockerfile_runs_as_a_non_root_user(dockerfile: Instructions) -> None:
+    """The final stage switches to a non-root user (numeric, so Kubernetes can verify it)."""
+    users = [arguments for instruction, arguments in _final_stage(dockerfile) if instruction == "USER"]
+    assert users, "the final stage never sets USER"
+    user = users[-1].split(":")[0]
+    assert user.isdigit() and int(user) != 0, users[-1]
+
+
+def test_dockerfile_exposes_every_role_port(dockerfile: Instructions) -> None:
+    """The image exposes the api, gateway and worker health ports."""
+    exposed = {
+        int(port.split("/")[0])
+        for instruction, arguments in dockerfile if instruction == "EXPOSE"
+        for port in arguments.split()
+    }
+    assert exposed >= set(ROLE_PORTS.values()), exposed
+
+
+def test_image_binds_api_and_gateway_to_all_interfaces(dockerfile: Instructions) -> None:
+    """The image overrides the 127.0.0.1 default so the published ports are reachable."""
+    env = " ".join(arguments for instruction, arguments in _final_stage(dockerfile) if instruction == "ENV")
+    assert re.search(r"\bSCOREBOARD_API_HOST=0\.0\.0\.0\b", env), env
+    assert re.search(r"\bSCOREBOARD_GATEWAY_HOST=0\.0\.0\.0\b", env), env
+
+
+def test_dockerignore_keeps_env_files_and_venv_out_but_not_the_package_metadata() -> None:
+    """The build context excludes .env, .venv and .git but keeps pyproject.toml and README.md."""
+    patterns = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
+    assert {".env", ".venv", ".git"} <= patterns, patterns
+    assert not patterns & {"pyproject.toml", "README.md", "*.md", "*.toml", "*"}, patterns
+
+
+# --- docker-compose.yml -------------------------------------------------------------------
+
+
+def test_compose_defines_backing_services_and_every_role(compose: Compose) -> None:
+    """Compose runs kafka, postgres, redis, api, worker and gateway."""
+    assert set(compose["services"]) >= {*BACKING_SERVICES, *ROLE_PORTS}
+
+
+def test_compose_pins_the_backing_service_images(compose: Compose) -> None:
+    """Kafka is apache/kafka 4.1.1, Postgres 16 and Redis 7."""
+    images = {name: compose["services"][name]["image"] for name in BACKING_SERVICES}
+    assert images == {"kafka": "apache/kafka:4.1.1", "postgres": "postgres:16", "redis": "redis:7"}
+
+
+def test_compose_kafka_is_a_single_kraft_node_without_auto_created_topics(compose: Compose) -> None:
+    """Kafka runs as a combined KRaft broker+controller advertising kafka:9092, no auto-create."""
+    env = _compose_env(compose["services"]["kafka"])
+    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def test_compose_runs_every_role_from_one_image_by_command(compose: Compose) -> None:
+    """api, worker and gateway share one locally built image; the command picks the role."""
+    services = compose["services"]
+    assert {role: services[role]["command"] for role in ROLE_PORTS} == {
+        role: [role] for role in ROLE_PORTS
+    }
+    assert len({services[role]["image"] for role in ROLE_PORTS}) == 1
+    assert all(services[role]["build"]["context"] == "." for role in ROLE_PORTS)
+
+
+def test_compose_publishes_api_on_8000_and_gateway_on_8001(compose: Compose) -> None:
+    """The api container port 8000 and the gateway port 8001 are published as the same host ports."""
+    for role in PUBLIC_ROLES:
+        ports = [str(spec).rsplit(":", 2)[-2:] for spec in compose["services"][role]["ports"]]
+        assert [str(ROLE_PORTS[role])] * 2 in ports, (role, ports)
+    assert "ports" not in compose["services"]["worker"]
+
+
+def test_compose_runs_two_workers(compose: Compose) -> None:
+    """The worker service runs two replicas of one consumer group."""
+    assert compose["services"]["worker"]["deploy"]["replicas"] == 2
+
+
+def test_compose_roles_start_only_after_backing_services_are_healthy(compose: Compose) -> None:
+    """Every role waits for kafka, postgres and redis healthchecks, which all exist."""
+    services = compose["services"]
+    for name in BACKING_SERVICES:
+        assert services[name]["healthcheck"]["test"], name
+    for role in ROLE_PORTS:
+        depends_on = services[role]["depends_on"]
+        assert {name: depends_on[name]["condition"] for name in BACKING_SERVICES} == {
+            name: "service_healthy" for name in BACKING_SERVICES
+        }, role
+
+
+def test_compose_role_healthchecks_probe_readyz_on_their_own_port(compose: Compose) -> None:
+    """Each role's healthcheck requests /readyz on its own port."""
+    for role, port in ROLE_PORTS.items():
+        check = " ".join(compose["services"][role]["healthcheck"]["test"])
+        assert f"127.0.0.1:{port}/readyz" in check, (role, check)
+
+
+def test_compose_role_env_points_at_the_compose_services(compose: Compose) -> None:
+    """Kafka, Postgres and Redis URLs name the compose services (kafka:9092 internal listener)."""
+    for role in ROLE_PORTS:
+        env = _compose_env(compose["services"][role])
+        assert env["SCOREBOARD_KAFKA_BOOTSTRAP"] == "kafka:9092", role
+        assert _url_host(env["SCOREBOARD_DATABASE_URL"]) == "postgres", role
+        assert _url_host(env["SCOREBOARD_REDIS_URL"]) == "redis", role
+
+
+def test_compose_role_env_has_connections_and_keys(compose: Compose) -> None:
+    """Each role gets Kafka, Postgres, Redis, the ticket secret and one JWT key source."""
+    for role in ROLE_PORTS:
+        env = _compose_env(compose["services"][role])
+        assert REQUIRED_ENV <= set(env), (role, REQUIRED_ENV - set(env))
+        assert JWT_KEY_SOURCES & set(env), role
+
+
+def test_compose_role_env_uses_only_documented_variables(compose: Compose) -> None:
+    """Roles get no environment variable outside the documented SCOREBOARD_ set."""
+    for role in ROLE_PORTS:
+        unknown = set(_compose_env(compose["services"][role])) - DOCUMENTED_ENV
+        assert not unknown, (role, unknown)
+
+
+def test_compose_secrets_are_required_variables_never_literals(compose: Compose) -> None:
+    """Every *SECRET*/*PASSWORD* value, and the database URL's password, is a ${VAR:?...} reference."""
+    for name, service in compose["services"].items():
+        env = _compose_env(service)
+        for key, value in env.items():
+            if _is_secret_key(key):
+                assert REQUIRED_VARIABLE.match(value), (name, key, value)
+        if "SCOREBOARD_DATABASE_URL" in env:
+            password = _url_password(env["SCOREBOARD_DATABASE_URL"])
+            assert REQUIRED_VARIABLE.match(password), (name, password)
+
+
+# --- deploy/k8s ---------------------------------------------------------------------------
+
+
+def test_k8s_documents_name_their_kind_and_live_in_the_app_namespace(k8s: Manifests) -> None:
+    """Every manifest has apiVersion, kind and name, and namespaced ones sit in the app namespace."""
+    (namespace,) = _objects(k8s, "Namespace")
+    for file_name, docs in k8s.items():
+        for doc in docs:
+            assert doc.get("apiVersion") and doc.get("kind"), file_name
+            if doc["kind"] in {"Namespace", "Kustomization"}:
+                continue
+            assert doc["metadata"].get("namespace") == namespace, (file_name, doc["metadata"])
+
+
+def test_k8s_kustomization_applies_every_manifest_but_the_secret_template(k8s: Manifests) -> None:
+    """kustomization.yaml lists every manifest except the placeholder Secret template."""
+    (kustomization,) = k8s["kustomization.yaml"]
+    expected = set(k8s) - {"kustomization.yaml", SECRET_TEMPLATE}
+    assert set(kustomization["resources"]) == expected
+
+
+def test_k8s_deploys_every_role_from_one_image_by_args(k8s: Manifests) -> None:
+    """api, worker and gateway Deployments run the same image with their role as argument."""
+    images = set()
+    for role, deployment in _app_deployments(k8s):
+        (container,) = _containers(deployment)
+        assert container["args"] == [role], role
+        images.add(container["image"])
+    assert len(images) == 1, images
+
+
+def test_k8s_containers_listen_on_the_contract_ports(k8s: Manifests) -> None:
+    """Containers declare 8000 (api), 8001 (gateway) and 6066 (worker health)."""
+    for role, deployment in _app_deployments(k8s):
+        (container,) = _containers(deployment)
+        assert [p["containerPort"] for p in container["ports"]] == [ROLE_PORTS[role]], role
+
+
+def test_k8s_probes_use_healthz_for_liveness_and_readyz_for_readiness(k8s: Manifests) -> None:
+    """Liveness (and startup) probes call /healthz, readiness probes /readyz, on the role port."""
+    for role, deployment in _app_deployments(k8s):
+        (container,) = _containers(deployment)
+        expected = {"livenessProbe": "/healthz", "readinessProbe": "/readyz"}
+        if "startupProbe" in container:
+            expected["startupProbe"] = "/healthz"
+        for probe, path in expected.items():
+            http_get = container[probe]["httpGet"]
+            assert http_get["path"] == path, (role, probe)
+            assert _resolve_port(container, http_get["port"]) == ROLE_PORTS[role], (role, probe)
+
+
+def test_k8s_services_route_api_8000_and_gateway_8001_to_their_pods(k8s: Manifests) -> None:
+    """Services api and gateway select their Deployment's pods on the contract port; workers get none."""
+    services, deployments = _objects(k8s, "Service"), _objects(k8s, "Deployment")
+    assert set(services) == set(PUBLIC_ROLES)
+    for role in PUBLIC_ROLES:
+        spec, deployment = services[role]["spec"], deployments[role]
+        assert spec["selector"].items() <= _pod_labels(deployment).items(), role
+        (port,) = spec["ports"]
+        (container,) = _containers(deployment)
+        assert port["port"] == ROLE_PORTS[role], role
+        assert _resolve_port(container, port["targetPort"]) == ROLE_PORTS[role], role
+
+
+def test_k8s_autoscales_api_and_gateway_but_not_workers(k8s: Manifests) -> None:
+    """HPAs target exactly the api and gateway Deployments, each with at least two pods."""
+    hpas, deployments = _objects(k8s, "HorizontalPodAutoscaler"), _objects(k8s, "Deployment")
+    targets = {hpa["spec"]["scaleTargetRef"]["name"] for hpa in hpas.values()}
+    assert targets == set(PUBLIC_ROLES)
+    for hpa in hpas.values():
+        spec = hpa["spec"]
+        assert spec["scaleTargetRef"]["kind"] == "Deployment"
+        assert spec["scaleTargetRef"]["name"] in deployments
+        assert 2 <= spec["minReplicas"] < spec["maxReplicas"]
+
+
+def test_k8s_workers_never_outnumber_the_action_partitions(k8s: Manifests) -> None:
+    """The worker Deployment runs more than one and at most as many pods as actions partitions."""
+    replicas = _objects(k8s, "Deployment")["worker"]["spec"]["replicas"]
+    assert 2 <= replicas <= CONTRACT_TOPICS["scoreboard.actions.v1"][0]
+
+
+def test_k8s_every_role_has_a_disruption_budget(k8s: Manifests) -> None:
+    """Each role's pods are covered by a PodDisruptionBudget selector."""
+    budgets = _objects(k8s, "PodDisruptionBudget").values()
+    for role, deployment in _app_deployments(k8s):
+        labels = _pod_labels(deployment).items()
+        assert any(b["spec"]["selector"]["matchLabels"].items() <= labels for b in budgets), role
+
+
+def test_k8s_pods_run_as_non_root_without_service_links(k8s: Manifests) -> None:
+    """Pods run as non-root, cannot escalate, and get no service-link variables to clash with SCOREBOARD_*."""
+    for role, deployment in _app_deployments(k8s):
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, role
+        assert pod["enableServiceLinks"] is False, role
+        for container in _containers(deployment):
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False, role
+
+
+def test_k8s_role_env_has_connections_and_keys(k8s: Manifests) -> None:
+    """Each role gets Kafka, Postgres, Redis, the ticket secret and one JWT key source."""
+    for role, deployment in _app_deployments(k8s):
+        (container,) = _containers(deployment)
+        env = set(_k8s_env(k8s, container))
+        assert REQUIRED_ENV <= env, (role, REQUIRED_ENV - env)
+        assert JWT_KEY_SOURCES & env, role
+
+
+def test_k8s_role_env_uses_only_documented_variables(k8s: Manifests) -> None:
+    """Roles get no environment variable outside the documented SCOREBOARD_ set."""
+    for role, deployment in _app_deployments(k8s):
+        (container,) = _containers(deployment)
+        unknown = set(_k8s_env(k8s, container)) - DOCUMENTED_ENV
+        assert not unknown, (role, unknown)
+
+
+def test_k8s_secrets_are_placeholders_and_stay_out_of_configmaps(k8s: Manifests) -> None:
+    """The Secret template holds only REPLACE_ME placeholders; no secret sits in a ConfigMap or literal env."""
+    secrets = _objects(k8s, "Secret")
+    assert secrets, "no Secret template"
+    for secret in secrets.values():
+        values = {**secret.get("stringData", {}), **secret.get("data", {})}
+        assert values and all("REPLACE_ME" in str(v) for v in values.values()), values
+    for config_map in _objects(k8s, "ConfigMap").values():
+        assert not [key for key in config_map.get("data", {}) if _is_secret_key(key)]
+        assert "SCOREBOARD_DATABASE_URL" not in config_map.get("data", {})
+    for role, deployment in _app_deployments(k8s):
+        for container in _containers(deployment):
+            literal = [e["name"] for e in container.get("env", []) if "value" in e]
+            assert not [name for name in literal if _is_secret_key(name)], role
+
+
+def test_k8s_kafka_is_4_1_1_in_kraft_with_a_controller_and_broker_node_pool(k8s: Manifests) -> None:
+    """Strimzi Kafka 4.1.1 runs from KafkaNodePools with an odd controller quorum of 3+ and brokers."""
+    (kafka,) = _objects(k8s, "Kafka").values()
+    assert str(kafka["spec"]["kafka"]["version"]) == "4.1.1"
+    # v1 is the only API of Strimzi 1.0.x, the last line that runs Kafka 4.1.1.
+    for kind in ("Kafka", "KafkaNodePool", "KafkaTopic"):
+        for obj in _objects(k8s, kind).values():
+            assert obj["apiVersion"] == "kafka.strimzi.io/v1", (kind, obj["apiVersion"])
+    assert "zookeeper" not in kafka["spec"]
+    pools = [
+        pool for pool in _objects(k8s, "KafkaNodePool").values()
+        if pool["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
+    ]
+    controllers = sum(p["spec"]["replicas"] for p in pools if "controller" in p["spec"]["roles"])
+    brokers = sum(p["spec"]["replicas"] for p in pools if "broker" in p["spec"]["roles"])
+    assert controllers >= 3 and controllers % 2 == 1, controllers
+    assert brokers >= 3, brokers
+    assert kafka["spec"]["kafka"]["config"]["auto.create.topics.enable"] is False
+
+
+def test_k8s_kafka_bootstrap_points_at_the_strimzi_plain_listener(k8s: Manifests) -> None:
+    """SCOREBOARD_KAFKA_BOOTSTRAP names the Strimzi bootstrap Service and plain listener port."""
+    (kafka,) = _objects(k8s, "Kafka").values()
+    plain = [
+        listener for listener in kafka["spec"]["kafka"]["listeners"]
+        if listener["type"] == "internal" and not listener["tls"]
+    ]
+    expected = {f"{kafka['metadata']['name']}-kafka-bootstrap:{listener['port']}" for listener in plain}
+    for role, deployment in _app_deployments(k8s):
+        (container,) = _containers(deployment)
+        assert _k8s_env(k8s, container)["SCOREBOARD_KAFKA_BOOTSTRAP"] in expected, role
+
+
+def test_k8s_topics_match_the_contract(k8s: Manifests) -> None:
+    """The KafkaTopics are exactly the contract's four topics, partitions and retention/compaction."""
+    (kafka,) = _objects(k8s, "Kafka").values()
+    topics = _objects(k8s, "KafkaTopic").values()
+    declared = {
+        topic["spec"].get("topicName", topic["metadata"]["name"]): (
+            topic["spec"]["partitions"],
+            {key: str(value) for key, value in topic["spec"].get("config", {}).items()},
+        )
+        for topic in topics
+    }
+    assert declared == CONTRACT_TOPICS
+    min_isr = int(kafka["spec"]["kafka"]["config"]["min.insync.replicas"])
+    for topic in topics:
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
+        assert topic["spec"]["replicas"] > min_isr, topic["metadata"]["name"]
