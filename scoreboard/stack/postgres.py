@@ -107,7 +107,7 @@ def _provision_role(layout: cluster.ClusterLayout, port: int, password: str) -> 
             exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone()
             verb = sql.SQL("ALTER ROLE" if exists else "CREATE ROLE")
             admin.execute(
-                sql.SQL("{} {} WITH LOGIN PASSWORD {}").format(
+                sql.SQL("{} {} WITH LOGIN CREATEDB PASSWORD {}").format(
                     verb, sql.Identifier(APP_ROLE), sql.Literal(password)
                 )
             )

@@ -1,7 +1,8 @@
 """An isolated world on the shared stack: its own Postgres database, Redis db and worker group.
 
-Kafka topics are shared (their names are the contract); board versions are time-based, so the
-worlds' LeaderboardChanged records stay comparable and the newest world's boards win.
+Kafka topics are shared (their names are the contract), but a world's worker group starts at the
+current end of the actions topic; board versions are time-based, so the worlds' LeaderboardChanged
+records stay comparable and the newest world's boards win.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import redis
+from confluent_kafka import Consumer, TopicPartition
 
 from projections.migrations import apply_migrations
 from scoreboard.provision import ensure_topics
 from scoreboard.settings import merged_environment
+from scoreboard.topics import ACTIONS
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,21 @@ def _with_path(url: str, path: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
+def start_group_at_end(bootstrap: str, group_id: str) -> None:
+    """Commit the actions topic's current end offsets for a new consumer group, so a world's worker
+    sees only the actions of its own test run, not the whole history of a long-lived dev stack."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
+    try:
+        metadata = consumer.list_topics(ACTIONS, timeout=10)
+        offsets = []
+        for partition in metadata.topics[ACTIONS].partitions:
+            _, high = consumer.get_watermark_offsets(TopicPartition(ACTIONS, partition), timeout=10)
+            offsets.append(TopicPartition(ACTIONS, partition, high))
+        consumer.commit(offsets=offsets, asynchronous=False)
+    finally:
+        consumer.close()
+
+
 @contextmanager
 def isolated_world() -> Iterator[World]:
     base = merged_environment()
@@ -63,6 +81,7 @@ def isolated_world() -> Iterator[World]:
         "SCOREBOARD_REDIS_URL": redis_url,
         "SCOREBOARD_WORKER_ID": f"scoreboard-worker-{name}",
     }
+    start_group_at_end(base["SCOREBOARD_KAFKA_BOOTSTRAP"], env["SCOREBOARD_WORKER_ID"])
     try:
         yield World(env=env, name=name)
     finally:

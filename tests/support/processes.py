@@ -1,0 +1,109 @@
+"""Start the real api, worker and gateway processes for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.world import World
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Process:
+    role: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        return self.popen.returncode
+
+
+@dataclass
+class System:
+    world: World
+    api_url: str
+    gateway_url: str
+    env: dict[str, str]
+    processes: list[Process] = field(default_factory=list)
+    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="scoreboard-e2e-")))
+
+    def start(self, role: str, **extra_env: str) -> Process:
+        env = dict(os.environ) | self.env | extra_env
+        log_path = self.log_dir / f"{role}-{len(self.processes)}.log"
+        handle = log_path.open("wb")
+        popen = subprocess.Popen([sys.executable, "-m", "scoreboard.cli", role], env=env,
+                                 stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        process = Process(role, popen, log_path)
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.role} ({p.log_path}) ---\n{p.log_tail()}" for p in self.processes)
+
+
+def wait_ready(url: str, process: Process, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise AssertionError(f"{process.role} exited with {process.popen.returncode}:\n{process.log_tail()}")
+        try:
+            response = httpx.get(url + "/readyz", timeout=2)
+            if response.status_code == 200:
+                return
+            last = response.text
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(0.2)
+    raise AssertionError(f"{process.role} not ready at {url}: {last}\n{process.log_tail()}")
+
+
+def start_system(world: World, workers: int = 1) -> System:
+    api_port, gateway_port = free_port(), free_port()
+    env = world.env | {
+        "SCOREBOARD_API_PORT": str(api_port),
+        "SCOREBOARD_GATEWAY_PORT": str(gateway_port),
+        "SCOREBOARD_BATCH_WAIT_SECONDS": "0.02",
+    }
+    system = System(world, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{gateway_port}", env)
+    api = system.start("api")
+    for _ in range(workers):
+        system.start("worker")
+    gateway = system.start("gateway")
+    try:
+        wait_ready(system.api_url, api)
+        wait_ready(system.gateway_url, gateway)
+    except AssertionError:
+        system.stop_all()
+        raise
+    return system
