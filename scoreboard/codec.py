@@ -23,12 +23,18 @@ from scoreboard.events import (
     Event,
     LeaderboardChanged,
     RejectedAction,
+    ScoreAdjusted,
     ScoreChanged,
+    UserBanned,
+    UserUnbanned,
 )
 
 MAGIC = b"\xc3\x01"
 EVENT_TYPES: dict[str, type[Any]] = {
     "ActionCompleted": ActionCompleted,
+    "ScoreAdjusted": ScoreAdjusted,
+    "UserBanned": UserBanned,
+    "UserUnbanned": UserUnbanned,
     "ScoreChanged": ScoreChanged,
     "LeaderboardChanged": LeaderboardChanged,
     "RejectedAction": RejectedAction,

@@ -19,6 +19,38 @@ class ActionCompleted:
 
 
 @dataclass(frozen=True)
+class ScoreAdjusted:
+    event_id: str
+    user_id: str
+    delta: int
+    reason: str
+    admin_id: str
+    nonce: str
+    occurred_at_us: int
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class UserBanned:
+    event_id: str
+    user_id: str
+    reason: str
+    admin_id: str
+    occurred_at_us: int
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class UserUnbanned:
+    event_id: str
+    user_id: str
+    reason: str
+    admin_id: str
+    occurred_at_us: int
+    version: int = 1
+
+
+@dataclass(frozen=True)
 class ScoreChanged:
     event_id: str
     user_id: str
@@ -66,4 +98,7 @@ class RejectedAction:
     version: int = 1
 
 
-Event = ActionCompleted | ScoreChanged | LeaderboardChanged | RejectedAction
+LogEvent = ActionCompleted | ScoreAdjusted | UserBanned | UserUnbanned
+"""What the actions topic (the source of truth) carries."""
+
+Event = LogEvent | ScoreChanged | LeaderboardChanged | RejectedAction

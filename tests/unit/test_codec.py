@@ -10,7 +10,16 @@ import pytest
 from schemas import load_schema
 from scoreboard import codec
 from scoreboard.errors import DecodeError
-from scoreboard.events import ActionCompleted, BoardEntry, LeaderboardChanged, RejectedAction, ScoreChanged
+from scoreboard.events import (
+    ActionCompleted,
+    BoardEntry,
+    LeaderboardChanged,
+    RejectedAction,
+    ScoreAdjusted,
+    ScoreChanged,
+    UserBanned,
+    UserUnbanned,
+)
 
 ACTION = ActionCompleted(
     event_id="0b6a3c1e-5e2f-5f6a-9d2b-3a4c5d6e7f80", user_id="alice", action_id="win-match",
@@ -40,6 +49,9 @@ def crc64_avro(data: bytes) -> int:
     LeaderboardChanged("global", 1_795_996_800_000_001, (BoardEntry(1, "a", 2**62), BoardEntry(2, "b", -5)), 7),
     LeaderboardChanged("daily:2026-11-27", 3, (), 9),
     RejectedAction("", "mallory", "undecodable: junk", 3, 42, 11),
+    ScoreAdjusted("e2", "bob", -2**40, "refund", "root", "adj-0001", 12),
+    UserBanned("e3", "mallory", "bot", "root", 13),
+    UserUnbanned("e4", "mallory", "appeal", "root", 14),
 ])
 def test_every_event_round_trips_through_single_object_encoding(event: object) -> None:
     """encode then decode gives back an equal event for every event type."""
