@@ -1,86 +1,152 @@
-"""The Postgres ledger: one transaction per batch holds the dedup decision and the new standings."""
+"""The Postgres ledger: one transaction per batch holds the dedup decision, the new standings, bans,
+rejections and the log positions applied (tracking records)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from scoreboard.boards import boards_for
-from scoreboard.scoring import BatchOutcome, BoardUser, LedgerEntry, Positioned, Standing, apply_actions
+from scoreboard.events import ActionCompleted, ScoreAdjusted
+from scoreboard.scoring import (
+    BatchOutcome,
+    BoardUser,
+    Known,
+    LedgerEntry,
+    Positioned,
+    Rejection,
+    Standing,
+    UserStatus,
+    apply_log,
+    keys_needed,
+    ledger_nonce,
+)
 
-_ENTRY_COLUMNS = (
+ENTRY_COLUMNS = (
     "event_id, user_id, nonce, action_id, points, catalog_version, occurred_at_us,"
     " kafka_partition, kafka_offset, total_after"
 )
+_STANDING_COLUMNS = "board, user_id, score, seq, reached_at_us, visible"
+
+
+@dataclass
+class AppliedBatch:
+    """The outcome, plus the effects of replayed events to send downstream again."""
+
+    outcome: BatchOutcome
+    replayed_entries: list[LedgerEntry] = field(default_factory=list)
+    replayed_rejections: list[Rejection] = field(default_factory=list)
+    replayed_standings: dict[BoardUser, Standing] = field(default_factory=dict)
+
+    def standings_to_write(self) -> dict[BoardUser, Standing]:
+        return self.replayed_standings | self.outcome.changed
 
 
 class Ledger:
     def __init__(self, pool: AsyncConnectionPool[AsyncConnection]) -> None:
         self._pool = pool
 
-    async def apply_batch(self, batch: Sequence[Positioned]) -> BatchOutcome:
-        """Record the batch's new actions and standings atomically; replays and duplicates change nothing."""
+    async def apply_batch(self, batch: Sequence[Positioned], now_us: int) -> AppliedBatch:
+        """Apply the batch atomically; replays and duplicates change nothing."""
         async with self._pool.connection() as conn, conn.transaction():
-            known = await self._known_entries(conn, batch)
-            keys = {(board, p.event.user_id) for p in batch for board in boards_for(p.event.occurred_at_us)}
-            standings = await self._standings(conn, keys, lock=True)
-            outcome = apply_actions(batch, known, standings)
-            if outcome.accepted:
-                async with conn.cursor() as cur:
-                    await cur.executemany(
-                        f"INSERT INTO ledger ({_ENTRY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        [_entry_row(e) for e in outcome.accepted],
-                    )
-            if outcome.changed:
-                async with conn.cursor() as cur:
-                    await cur.executemany(
-                        "INSERT INTO board_scores (board, user_id, score, seq, reached_at_us)"
-                        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (board, user_id) DO UPDATE SET"
-                        " score = EXCLUDED.score, seq = EXCLUDED.seq, reached_at_us = EXCLUDED.reached_at_us",
-                        [(b, u, s.score, s.seq, s.reached_at_us) for (b, u), s in outcome.changed.items()],
-                    )
-            # Replays re-send their current standings downstream; Redis refuses them if already newer.
-            missing = outcome.touched - outcome.changed.keys()
-            if missing:
-                current = await self._standings(conn, missing, lock=False)
-                outcome.changed.update(current)
-        return outcome
+            known = await self._load(conn, batch)
+            outcome = apply_log(batch, known, now_us)
+            await self._write(conn, outcome)
+            applied = AppliedBatch(outcome)
+            if outcome.replayed:
+                await self._load_replayed(conn, outcome.replayed, applied)
+        return applied
 
-    async def standings(self, keys: set[BoardUser]) -> dict[BoardUser, Standing]:
-        async with self._pool.connection() as conn:
-            return await self._standings(conn, keys, lock=False)
-
-    async def _known_entries(
-        self, conn: AsyncConnection, batch: Sequence[Positioned]
-    ) -> dict[tuple[str, str], LedgerEntry]:
-        users = [p.event.user_id for p in batch]
-        nonces = [p.event.nonce for p in batch]
+    async def _load(self, conn: AsyncConnection, batch: Sequence[Positioned]) -> Known:
+        partitions = sorted({p.partition for p in batch})
+        await conn.execute(
+            "INSERT INTO log_positions (kafka_partition, next_offset) SELECT p, 0 FROM unnest(%s::int[]) p"
+            " ON CONFLICT DO NOTHING", (partitions,))
         cur = await conn.execute(
-            f"SELECT {_ENTRY_COLUMNS} FROM ledger"
+            "SELECT kafka_partition, next_offset FROM log_positions WHERE kafka_partition = ANY(%s)"
+            " ORDER BY kafka_partition FOR UPDATE", (partitions,))
+        next_offsets = {row[0]: row[1] for row in await cur.fetchall()}
+        scored = [p.event for p in batch if isinstance(p.event, (ActionCompleted, ScoreAdjusted))]
+        cur = await conn.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM ledger"
             " WHERE (user_id, nonce) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
-            (users, nonces),
-        )
-        return {(row[1], row[2]): LedgerEntry(*row) for row in await cur.fetchall()}
-
-    async def _standings(
-        self, conn: AsyncConnection, keys: set[BoardUser], *, lock: bool
-    ) -> dict[BoardUser, Standing]:
-        if not keys:
-            return {}
-        ordered = sorted(keys)
+            ([e.user_id for e in scored], [ledger_nonce(e) for e in scored]))
+        entries = {(row[1], row[2]): LedgerEntry(*row) for row in await cur.fetchall()}
+        keys, whole_users = keys_needed(batch)
+        standings = await self._standings(conn, keys, whole_users, lock=True)
+        users = sorted({p.event.user_id for p in batch})
         cur = await conn.execute(
-            "SELECT board, user_id, score, seq, reached_at_us FROM board_scores"
-            " WHERE (board, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+            "SELECT user_id, banned, event_id, changed_at_us, reason FROM user_status WHERE user_id = ANY(%s)",
+            (users,))
+        statuses = {row[0]: UserStatus(*row[1:]) for row in await cur.fetchall()}
+        boards_of_user: dict[str, set[str]] = {}
+        for board, user in standings:
+            if user in whole_users:
+                boards_of_user.setdefault(user, set()).add(board)
+        return Known(next_offsets, entries, standings, statuses,
+                     {u: frozenset(b) for u, b in boards_of_user.items()})
+
+    async def _write(self, conn: AsyncConnection, outcome: BatchOutcome) -> None:
+        async with conn.cursor() as cur:
+            if outcome.accepted:
+                await cur.executemany(
+                    f"INSERT INTO ledger ({ENTRY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                    [_entry_row(e) for e in outcome.accepted])
+            if outcome.changed:
+                await cur.executemany(
+                    f"INSERT INTO board_scores ({_STANDING_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (board, user_id) DO UPDATE SET score = EXCLUDED.score, seq = EXCLUDED.seq,"
+                    " reached_at_us = EXCLUDED.reached_at_us, visible = EXCLUDED.visible",
+                    [(b, u, s.score, s.seq, s.reached_at_us, s.visible) for (b, u), s in outcome.changed.items()])
+            if outcome.statuses:
+                await cur.executemany(
+                    "INSERT INTO user_status (user_id, banned, event_id, changed_at_us, reason)"
+                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (user_id) DO UPDATE SET banned = EXCLUDED.banned,"
+                    " event_id = EXCLUDED.event_id, changed_at_us = EXCLUDED.changed_at_us, reason = EXCLUDED.reason",
+                    [(u, s.banned, s.event_id, s.changed_at_us, s.reason) for u, s in outcome.statuses.items()])
+            if outcome.rejected:
+                await cur.executemany(
+                    "INSERT INTO rejections (kafka_partition, kafka_offset, event_id, user_id, reason, rejected_at_us)"
+                    " VALUES (%s, %s, %s, %s, %s, %s)",
+                    [(r.partition, r.offset, r.event_id, r.user_id, r.reason, r.rejected_at_us)
+                     for r in outcome.rejected])
+            if outcome.next_offsets:
+                await cur.executemany(
+                    "UPDATE log_positions SET next_offset = %s WHERE kafka_partition = %s",
+                    [(offset, partition) for partition, offset in outcome.next_offsets.items()])
+
+    async def _load_replayed(self, conn: AsyncConnection, replayed: Sequence[Positioned],
+                             applied: AppliedBatch) -> None:
+        partitions = [p.partition for p in replayed]
+        offsets = [p.offset for p in replayed]
+        cur = await conn.execute(
+            f"SELECT {ENTRY_COLUMNS} FROM ledger WHERE (kafka_partition, kafka_offset) IN"
+            " (SELECT * FROM unnest(%s::int[], %s::bigint[]))", (partitions, offsets))
+        applied.replayed_entries = [LedgerEntry(*row) for row in await cur.fetchall()]
+        cur = await conn.execute(
+            "SELECT event_id, user_id, reason, kafka_partition, kafka_offset, rejected_at_us FROM rejections"
+            " WHERE (kafka_partition, kafka_offset) IN (SELECT * FROM unnest(%s::int[], %s::bigint[]))",
+            (partitions, offsets))
+        applied.replayed_rejections = [Rejection(*row) for row in await cur.fetchall()]
+        keys, whole_users = keys_needed(replayed)
+        applied.replayed_standings = await self._standings(conn, keys, whole_users, lock=False)
+
+    async def _standings(self, conn: AsyncConnection, keys: Iterable[BoardUser], whole_users: Iterable[str],
+                         *, lock: bool) -> dict[BoardUser, Standing]:
+        ordered = sorted(keys)
+        users = sorted(whole_users)
+        if not ordered and not users:
+            return {}
+        cur = await conn.execute(
+            f"SELECT {_STANDING_COLUMNS} FROM board_scores"
+            " WHERE (board, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[])) OR user_id = ANY(%s)"
             " ORDER BY board, user_id" + (" FOR UPDATE" if lock else ""),
-            ([b for b, _ in ordered], [u for _, u in ordered]),
-        )
-        return {(row[0], row[1]): Standing(row[2], row[3], row[4]) for row in await cur.fetchall()}
+            ([b for b, _ in ordered], [u for _, u in ordered], users))
+        return {(row[0], row[1]): Standing(*row[2:]) for row in await cur.fetchall()}
 
 
 def _entry_row(e: LedgerEntry) -> tuple[object, ...]:
-    return (
-        e.event_id, e.user_id, e.nonce, e.action_id, e.points, e.catalog_version,
-        e.occurred_at_us, e.partition, e.offset, e.total_after,
-    )
+    return (e.event_id, e.user_id, e.nonce, e.action_id, e.points, e.catalog_version,
+            e.occurred_at_us, e.partition, e.offset, e.total_after)

@@ -1,6 +1,7 @@
 """Redis boards: one ZSET per board, written with absolute scores by a Lua script.
 
-The script refuses stale writes (a lower ``seq`` than stored), keeps the tie order exact through the
+The script refuses stale writes (a ``seq`` not above the stored one), hides banned users (``visible``
+false removes the member but keeps its ``seq``), keeps the tie order exact through the
 member name, and in the same atomic step compares the top N with the last published one, bumping the
 board version only when it changed.
 
@@ -32,16 +33,22 @@ local z, m, s, x, v, top = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local n = tonumber(ARGV[1])
 local now_us = tonumber(ARGV[2])
 local applied = 0
-for i = 3, #ARGV, 4 do
-  local user, score, seq, member = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
+for i = 3, #ARGV, 5 do
+  local user, score, seq, member, visible = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4]
   local stored = tonumber(redis.call('HGET', s, user) or '-1')
   if seq > stored then
     local old = redis.call('HGET', m, user)
     if old and old ~= member then redis.call('ZREM', z, old) end
-    redis.call('ZADD', z, score, member)
-    redis.call('HSET', m, user, member)
+    if visible == '1' then
+      redis.call('ZADD', z, score, member)
+      redis.call('HSET', m, user, member)
+      redis.call('HSET', x, user, score)
+    else
+      redis.call('ZREM', z, member)
+      redis.call('HDEL', m, user)
+      redis.call('HDEL', x, user)
+    end
     redis.call('HSET', s, user, seq)
-    redis.call('HSET', x, user, score)
     applied = applied + 1
   end
 end
@@ -104,7 +111,8 @@ class Boards:
         """Write absolute standings to ``board``; report whether its top N changed, and its version."""
         args: list[str | int] = [self._top_n, now_us]
         for user_id, standing in standings:
-            args += [user_id, str(standing.score), standing.seq, member_for(user_id, standing)]
+            args += [user_id, str(standing.score), standing.seq, member_for(user_id, standing),
+                     "1" if standing.visible else "0"]
         applied, version, changed, encoded = await self._apply(keys=keys_of(board), args=args)
         text = encoded.decode() if isinstance(encoded, bytes) else str(encoded)
         return BoardUpdate(board, int(version), bool(changed), _entries(text), int(applied))

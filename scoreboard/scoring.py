@@ -1,30 +1,42 @@
-"""The pure scoring core: dedup decisions and new standings for one batch of actions.
+"""The pure scoring core: what one batch of log events does to the ledger, standings and bans.
 
-No I/O here. The ledger adapter loads what the batch needs to know (which nonces exist, the current
-standings it touches), calls :func:`apply_actions`, and writes the outcome in one transaction.
+No I/O here. The ledger adapter loads what the batch needs to know (the log positions already
+applied, the nonces already recorded, the standings and ban states it touches), calls
+:func:`apply_log`, and writes the outcome in one transaction.
+
+Rules, in log order:
+- an event at a log position already applied is a *replay* (a crash came between the Postgres commit
+  and the offset commit): it changes nothing and its downstream effects are sent again;
+- an action or adjustment whose (user_id, nonce) is recorded is a *duplicate*: dropped;
+- an action of a banned user is rejected; a ban hides the user on every board, an unban shows them;
+- an adjustment that would take the all-time score below zero, or any change past int64, is rejected.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from scoreboard.boards import GLOBAL, boards_for
-from scoreboard.events import ActionCompleted, ScoreChanged
+from scoreboard.events import ActionCompleted, LogEvent, ScoreAdjusted, ScoreChanged, UserBanned, UserUnbanned
+
+INT64_MAX = (1 << 63) - 1
+ADJUSTMENT = "adjustment"
+ADMIN_NONCE_PREFIX = "admin/"  # '/' is not allowed in an Idempotency-Key: users cannot pre-empt it
 
 
 @dataclass(frozen=True)
 class Positioned:
     """An event with the place in the log it was read from."""
 
-    event: ActionCompleted
+    event: LogEvent
     partition: int
     offset: int
 
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """An accepted action as the ledger keeps it."""
+    """An accepted action or adjustment as the ledger keeps it."""
 
     event_id: str
     user_id: str
@@ -40,98 +52,184 @@ class LedgerEntry:
 
 @dataclass(frozen=True)
 class Standing:
-    """A user's score on one board. ``seq`` counts the entries applied, so stale writes can be refused;
-    ``reached_at_us`` is when the user reached this score, the tie-breaker (earlier ranks higher)."""
+    """A user's score on one board. ``seq`` counts the changes applied, so stale writes can be refused;
+    ``reached_at_us`` is when the user reached this score, the tie-breaker (earlier ranks higher);
+    ``visible`` is False while the user is banned."""
 
     score: int
     seq: int
     reached_at_us: int
+    visible: bool = True
+
+
+@dataclass(frozen=True)
+class UserStatus:
+    banned: bool
+    event_id: str
+    changed_at_us: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Rejection:
+    event_id: str
+    user_id: str
+    reason: str
+    partition: int
+    offset: int
+    rejected_at_us: int
 
 
 BoardUser = tuple[str, str]
 
 
+@dataclass(frozen=True)
+class Known:
+    """What the ledger already holds for a batch."""
+
+    next_offsets: Mapping[int, int] = field(default_factory=dict)
+    entries: Mapping[tuple[str, str], LedgerEntry] = field(default_factory=dict)
+    standings: Mapping[BoardUser, Standing] = field(default_factory=dict)
+    statuses: Mapping[str, UserStatus] = field(default_factory=dict)
+    boards_of_user: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
 @dataclass
 class BatchOutcome:
     accepted: list[LedgerEntry] = field(default_factory=list)
-    replayed: list[LedgerEntry] = field(default_factory=list)
-    duplicates: list[ActionCompleted] = field(default_factory=list)
+    duplicates: list[LogEvent] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
     changed: dict[BoardUser, Standing] = field(default_factory=dict)
-    touched: set[BoardUser] = field(default_factory=set)
-    replay_touched: set[BoardUser] = field(default_factory=set)
+    statuses: dict[str, UserStatus] = field(default_factory=dict)
+    next_offsets: dict[int, int] = field(default_factory=dict)
+    replayed: list[Positioned] = field(default_factory=list)
 
-    def score_changes(self) -> list[ScoreChanged]:
-        """ScoreChanged for every accepted entry and every crash replay, in log order."""
-        entries = sorted(self.accepted + self.replayed, key=lambda e: (e.partition, e.offset))
-        return [
-            ScoreChanged(
-                event_id=e.event_id,
-                user_id=e.user_id,
-                action_id=e.action_id,
-                points=e.points,
-                total=e.total_after,
-                occurred_at_us=e.occurred_at_us,
-            )
-            for e in entries
-        ]
+    def score_changes(self, entries: Sequence[LedgerEntry] = ()) -> list[ScoreChanged]:
+        """ScoreChanged for the accepted entries (and ``entries``, e.g. replayed ones), in log order."""
+        ordered = sorted([*self.accepted, *entries], key=lambda e: (e.partition, e.offset))
+        return [score_changed(e) for e in ordered]
 
 
-def apply_actions(
-    batch: Sequence[Positioned],
-    known: Mapping[tuple[str, str], LedgerEntry],
-    standings: Mapping[BoardUser, Standing],
-) -> BatchOutcome:
-    """Decide, in log order, which actions count, and the standings they lead to.
+def score_changed(entry: LedgerEntry) -> ScoreChanged:
+    return ScoreChanged(event_id=entry.event_id, user_id=entry.user_id, action_id=entry.action_id,
+                        points=entry.points, total=entry.total_after, occurred_at_us=entry.occurred_at_us)
 
-    ``known`` holds the ledger entries already recorded for the batch's (user_id, nonce) pairs;
-    ``standings`` the current standings of every (board, user) the batch touches (absent = zero).
-    An action whose nonce is known with the same event_id is a replay (re-emitted, not re-counted);
-    with another event_id it is a duplicate (dropped).
-    """
+
+def ledger_nonce(event: ActionCompleted | ScoreAdjusted) -> str:
+    return event.nonce if isinstance(event, ActionCompleted) else ADMIN_NONCE_PREFIX + event.nonce
+
+
+def apply_log(batch: Sequence[Positioned], known: Known, now_us: int) -> BatchOutcome:
+    """Decide, in log order, what each event of the batch does."""
     outcome = BatchOutcome()
-    seen: dict[tuple[str, str], LedgerEntry] = dict(known)
-    current: dict[BoardUser, Standing] = dict(standings)
+    state = _State(known, outcome)
     for item in batch:
-        action = item.event
-        key = (action.user_id, action.nonce)
-        previous = seen.get(key)
-        if previous is not None:
-            if previous.event_id == action.event_id:
-                outcome.replayed.append(previous)
-                replay_keys = {(b, action.user_id) for b in boards_for(previous.occurred_at_us)}
-                outcome.touched.update(replay_keys)
-                outcome.replay_touched.update(replay_keys)
-            else:
-                outcome.duplicates.append(action)
+        applied_until = state.next_offset(item.partition)
+        if item.offset < applied_until:
+            outcome.replayed.append(item)
             continue
+        outcome.next_offsets[item.partition] = item.offset + 1
+        event = item.event
+        if isinstance(event, (UserBanned, UserUnbanned)):
+            state.set_banned(event, item, isinstance(event, UserBanned))
+            continue
+        key = (event.user_id, ledger_nonce(event))
+        if key in state.entries:
+            outcome.duplicates.append(event)
+            continue
+        if isinstance(event, ActionCompleted) and state.is_banned(event.user_id):
+            state.reject(item, "user banned", now_us)
+            continue
+        points = event.points if isinstance(event, ActionCompleted) else event.delta
+        total = state.standing(GLOBAL, event.user_id).score
+        if isinstance(event, ScoreAdjusted) and points < 0 and total + points < 0:
+            state.reject(item, "adjustment would take the score below zero", now_us)
+            continue
+        if any(abs(state.standing(b, event.user_id).score + points) > INT64_MAX
+               for b in boards_for(event.occurred_at_us)):
+            state.reject(item, "score out of the int64 range", now_us)
+            continue
+        state.add_points(event, item, points)
+    return outcome
+
+
+class _State:
+    def __init__(self, known: Known, outcome: BatchOutcome) -> None:
+        self._known = known
+        self._outcome = outcome
+        self.entries: dict[tuple[str, str], LedgerEntry] = dict(known.entries)
+        self._standings: dict[BoardUser, Standing] = dict(known.standings)
+
+    def next_offset(self, partition: int) -> int:
+        return self._outcome.next_offsets.get(partition, self._known.next_offsets.get(partition, 0))
+
+    def is_banned(self, user_id: str) -> bool:
+        status = self._outcome.statuses.get(user_id) or self._known.statuses.get(user_id)
+        return status is not None and status.banned
+
+    def standing(self, board: str, user_id: str) -> Standing:
+        return self._standings.get((board, user_id)) or Standing(0, 0, 0, not self.is_banned(user_id))
+
+    def _write(self, board: str, user_id: str, standing: Standing) -> None:
+        self._standings[(board, user_id)] = standing
+        self._outcome.changed[(board, user_id)] = standing
+
+    def reject(self, item: Positioned, reason: str, now_us: int) -> None:
+        self._outcome.rejected.append(
+            Rejection(item.event.event_id, item.event.user_id, reason, item.partition, item.offset, now_us))
+
+    def set_banned(self, event: UserBanned | UserUnbanned, item: Positioned, banned: bool) -> None:
+        if self.is_banned(event.user_id) == banned:
+            return  # banning a banned user (or unbanning a free one) changes nothing
+        self._outcome.statuses[event.user_id] = UserStatus(banned, event.event_id, event.occurred_at_us,
+                                                           event.reason)
+        boards = set(self._known.boards_of_user.get(event.user_id, frozenset()))
+        boards.update(b for b, u in self._standings if u == event.user_id)
+        for board in sorted(boards):
+            before = self.standing(board, event.user_id)
+            self._write(board, event.user_id, replace(before, seq=before.seq + 1, visible=not banned))
+
+    def add_points(self, event: ActionCompleted | ScoreAdjusted, item: Positioned, points: int) -> None:
         total_after = 0
-        for board in boards_for(action.occurred_at_us):
-            before = current.get((board, action.user_id), Standing(0, 0, 0))
-            after = Standing(before.score + action.points, before.seq + 1, action.occurred_at_us)
-            current[(board, action.user_id)] = after
-            outcome.changed[(board, action.user_id)] = after
-            outcome.touched.add((board, action.user_id))
+        for board in boards_for(event.occurred_at_us):
+            before = self.standing(board, event.user_id)
+            after = Standing(before.score + points, before.seq + 1, event.occurred_at_us, before.visible)
+            self._write(board, event.user_id, after)
             if board == GLOBAL:
                 total_after = after.score
+        nonce = ledger_nonce(event)
         entry = LedgerEntry(
-            event_id=action.event_id,
-            user_id=action.user_id,
-            nonce=action.nonce,
-            action_id=action.action_id,
-            points=action.points,
-            catalog_version=action.catalog_version,
-            occurred_at_us=action.occurred_at_us,
+            event_id=event.event_id,
+            user_id=event.user_id,
+            nonce=nonce,
+            action_id=event.action_id if isinstance(event, ActionCompleted) else ADJUSTMENT,
+            points=points,
+            catalog_version=event.catalog_version if isinstance(event, ActionCompleted) else "",
+            occurred_at_us=event.occurred_at_us,
             partition=item.partition,
             offset=item.offset,
             total_after=total_after,
         )
-        seen[key] = entry
-        outcome.accepted.append(entry)
-    return outcome
+        self.entries[(event.user_id, nonce)] = entry
+        self._outcome.accepted.append(entry)
+
+
+def keys_needed(batch: Sequence[Positioned]) -> tuple[set[BoardUser], set[str]]:
+    """The (board, user) standings a batch reads, and the users whose every board it may touch."""
+    keys: set[BoardUser] = set()
+    whole_users: set[str] = set()
+    for item in batch:
+        event = item.event
+        if isinstance(event, (UserBanned, UserUnbanned)):
+            whole_users.add(event.user_id)
+        else:
+            keys.update((board, event.user_id) for board in boards_for(event.occurred_at_us))
+    return keys, whole_users
 
 
 def rank_order(standings: Mapping[str, Standing]) -> list[tuple[str, Standing]]:
-    """Users in board order: higher score first, then who reached that score first, then user id in
-    descending byte order (the order a Redis ZSET gives equal members, so both agree exactly)."""
-    by_user = sorted(standings.items(), key=lambda item: item[0].encode(), reverse=True)
+    """Visible users in board order: higher score first, then who reached that score first, then user
+    id in descending byte order (the order a Redis ZSET gives equal members, so both agree exactly)."""
+    visible = [(user, s) for user, s in standings.items() if s.visible]
+    by_user = sorted(visible, key=lambda item: item[0].encode(), reverse=True)
     return sorted(by_user, key=lambda item: (-item[1].score, item[1].reached_at_us))

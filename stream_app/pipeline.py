@@ -14,17 +14,26 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from projections.ledger import Ledger
+from projections.ledger import AppliedBatch, Ledger
 from projections.ranking import Boards, BoardUpdate
 from scoreboard import codec
 from scoreboard.clock import Clock
 from scoreboard.errors import DecodeError
-from scoreboard.events import ActionCompleted, LeaderboardChanged, RejectedAction
+from scoreboard.events import (
+    ActionCompleted,
+    LeaderboardChanged,
+    RejectedAction,
+    ScoreAdjusted,
+    ScoreChanged,
+    UserBanned,
+    UserUnbanned,
+)
 from scoreboard.publishing import Publisher
-from scoreboard.scoring import BatchOutcome, Positioned, Standing
+from scoreboard.scoring import BatchOutcome, BoardUser, Positioned, Rejection, Standing
 from scoreboard.topics import LEADERBOARD_CHANGES, REJECTED, SCORE_CHANGES
 
 log = logging.getLogger(__name__)
+LOG_EVENTS = (ActionCompleted, ScoreAdjusted, UserBanned, UserUnbanned)
 
 
 @dataclass(frozen=True)
@@ -52,52 +61,54 @@ class Pipeline:
         self._clock = clock
 
     async def process(self, records: Sequence[RawRecord]) -> BatchReport:
-        actions, rejected = self._decode(records)
-        outcome = await self._ledger.apply_batch(actions) if actions else BatchOutcome()
-        updates = await self._write_boards(outcome)
-        replayed_boards = {board for board, _ in outcome.replay_touched}
+        events, undecodable = self._decode(records)
+        now = self._clock.now_us()
+        applied = await self._ledger.apply_batch(events, now) if events else AppliedBatch(BatchOutcome())
+        updates = await self._write_boards(applied.standings_to_write(), now)
+        replayed_boards = {board for board, _ in applied.replayed_standings}
         to_publish = [u for u in updates if u.changed or u.board in replayed_boards]
-        await self._publish(outcome, to_publish, rejected)
+        outcome = applied.outcome
+        rejections = [*outcome.rejected, *applied.replayed_rejections, *undecodable]
+        await self._publish(outcome.score_changes(applied.replayed_entries), to_publish, rejections, now)
         await self._republish_if_overtaken(to_publish)
         return BatchReport(len(outcome.accepted), len(outcome.replayed), len(outcome.duplicates),
-                           len(rejected), sum(1 for u in updates if u.changed))
+                           len(rejections), sum(1 for u in updates if u.changed))
 
-    def _decode(self, records: Sequence[RawRecord]) -> tuple[list[Positioned], list[RejectedAction]]:
-        actions: list[Positioned] = []
-        rejected: list[RejectedAction] = []
+    def _decode(self, records: Sequence[RawRecord]) -> tuple[list[Positioned], list[Rejection]]:
+        events: list[Positioned] = []
+        rejected: list[Rejection] = []
         for record in records:
             try:
                 event = codec.decode(record.value or b"")
-                if not isinstance(event, ActionCompleted):
-                    raise DecodeError(f"{type(event).__name__} is not handled on the actions topic")
+                if not isinstance(event, LOG_EVENTS):
+                    raise DecodeError(f"{type(event).__name__} does not belong on the actions topic")
             except DecodeError as exc:
                 user = (record.key or b"").decode(errors="replace")
                 log.warning("rejecting record p%d@%d: %s", record.partition, record.offset, exc)
-                rejected.append(RejectedAction("", user, f"undecodable: {exc}", record.partition,
-                                               record.offset, self._clock.now_us()))
+                rejected.append(Rejection("", user, f"undecodable: {exc}", record.partition, record.offset,
+                                          self._clock.now_us()))
                 continue
-            actions.append(Positioned(event, record.partition, record.offset))
-        return actions, rejected
+            events.append(Positioned(event, record.partition, record.offset))
+        return events, rejected
 
-    async def _write_boards(self, outcome: BatchOutcome) -> list[BoardUpdate]:
+    async def _write_boards(self, standings: dict[BoardUser, Standing], now: int) -> list[BoardUpdate]:
         per_board: dict[str, list[tuple[str, Standing]]] = defaultdict(list)
-        for (board, user_id), standing in outcome.changed.items():
+        for (board, user_id), standing in standings.items():
             per_board[board].append((user_id, standing))
-        now = self._clock.now_us()
         return list(await asyncio.gather(*(self._boards.apply(b, s, now) for b, s in sorted(per_board.items()))))
 
-    async def _publish(self, outcome: BatchOutcome, updates: Sequence[BoardUpdate],
-                       rejected: Sequence[RejectedAction]) -> None:
-        now = self._clock.now_us()
+    async def _publish(self, changes: Sequence[ScoreChanged], updates: Sequence[BoardUpdate],
+                       rejected: Sequence[Rejection], now: int) -> None:
         records: list[tuple[str, str, bytes, Sequence[tuple[str, bytes]]]] = []
-        for change in outcome.score_changes():
+        for change in changes:
             records.append((SCORE_CHANGES, change.user_id, codec.encode(change),
                             [("ce_id", change.event_id.encode()), ("ce_type", b"scoreboard.ScoreChanged.v1")]))
         for update in updates:
             event = LeaderboardChanged(update.board, update.version, update.entries, now)
             records.append((LEADERBOARD_CHANGES, update.board, codec.encode(event), []))
-        for reject in rejected:
-            records.append((REJECTED, reject.user_id, codec.encode(reject), []))
+        for r in rejected:
+            reject = RejectedAction(r.event_id, r.user_id, r.reason, r.partition, r.offset, r.rejected_at_us)
+            records.append((REJECTED, r.user_id, codec.encode(reject), []))
         if records:
             await self._publisher.publish_many(records)
 
