@@ -79,6 +79,8 @@ class Settings:
     gateway_port: int = 8001
     worker_port: int = 6066
     worker_id: str = "scoreboard-worker"
+    worker_instance_id: str = ""
+    worker_session_timeout_seconds: float = 10.0
     batch_size: int = 500
     batch_wait_seconds: float = 0.05
     top_n: int = 10
@@ -86,6 +88,19 @@ class Settings:
     max_body_bytes: int = 4096
     gateway_max_connections: int = 20000
     heartbeat_seconds: float = 15.0
+    gateway_max_inbound_frames_per_second: float = 20.0
+    gateway_send_timeout_seconds: float = 30.0
+    gateway_catch_up_wait_seconds: float = 10.0
+    ticket_old_secrets: tuple[str, ...] = field(default=(), repr=False)
+    ticket_ttl_seconds: int = 3600
+    jwks_cache_seconds: float = 300.0
+    jwks_min_refresh_seconds: float = 10.0
+    rate_user_per_second: float = 50.0
+    rate_user_burst: int = 500
+    rate_ip_per_second: float = 2000.0
+    rate_ip_burst: int = 20000
+    idempotency_wait_seconds: float = 5.0
+    idempotency_lease_seconds: float = 40.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -114,6 +129,9 @@ class Settings:
             gateway_port=_int(env, "GATEWAY_PORT", cls.gateway_port),
             worker_port=_int(env, "WORKER_PORT", cls.worker_port),
             worker_id=text("WORKER_ID", cls.worker_id),
+            worker_instance_id=text("WORKER_INSTANCE_ID"),
+            worker_session_timeout_seconds=_float(env, "WORKER_SESSION_TIMEOUT_SECONDS",
+                                                  cls.worker_session_timeout_seconds),
             batch_size=_int(env, "BATCH_SIZE", cls.batch_size),
             batch_wait_seconds=_float(env, "BATCH_WAIT_SECONDS", cls.batch_wait_seconds),
             top_n=_int(env, "TOP_N", cls.top_n),
@@ -121,6 +139,22 @@ class Settings:
             max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
             gateway_max_connections=_int(env, "GATEWAY_MAX_CONNECTIONS", cls.gateway_max_connections),
             heartbeat_seconds=_float(env, "HEARTBEAT_SECONDS", cls.heartbeat_seconds),
+            gateway_max_inbound_frames_per_second=_float(env, "GATEWAY_MAX_INBOUND_FRAMES_PER_SECOND",
+                                                         cls.gateway_max_inbound_frames_per_second),
+            gateway_send_timeout_seconds=_float(env, "GATEWAY_SEND_TIMEOUT_SECONDS",
+                                                cls.gateway_send_timeout_seconds),
+            gateway_catch_up_wait_seconds=_float(env, "GATEWAY_CATCH_UP_WAIT_SECONDS",
+                                                 cls.gateway_catch_up_wait_seconds),
+            ticket_old_secrets=_list(env, "TICKET_OLD_SECRETS", ()),
+            ticket_ttl_seconds=_int(env, "TICKET_TTL_SECONDS", cls.ticket_ttl_seconds),
+            jwks_cache_seconds=_float(env, "JWKS_CACHE_SECONDS", cls.jwks_cache_seconds),
+            jwks_min_refresh_seconds=_float(env, "JWKS_MIN_REFRESH_SECONDS", cls.jwks_min_refresh_seconds),
+            rate_user_per_second=_float(env, "RATE_USER_PER_SECOND", cls.rate_user_per_second),
+            rate_user_burst=_int(env, "RATE_USER_BURST", cls.rate_user_burst),
+            rate_ip_per_second=_float(env, "RATE_IP_PER_SECOND", cls.rate_ip_per_second),
+            rate_ip_burst=_int(env, "RATE_IP_BURST", cls.rate_ip_burst),
+            idempotency_wait_seconds=_float(env, "IDEMPOTENCY_WAIT_SECONDS", cls.idempotency_wait_seconds),
+            idempotency_lease_seconds=_float(env, "IDEMPOTENCY_LEASE_SECONDS", cls.idempotency_lease_seconds),
         )
 
     def require_database(self) -> str:

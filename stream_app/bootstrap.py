@@ -20,6 +20,7 @@ from scoreboard.publishing import Publisher
 from scoreboard.settings import Settings
 from scoreboard.topics import ACTIONS
 from stream_app.agent import attach_agent
+from stream_app.chaos import CrashPlan
 from stream_app.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,10 @@ def create_worker_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         consumer_auto_offset_reset="earliest",
         broker_commit_interval=0.5,
+        broker_session_timeout=settings.worker_session_timeout_seconds,
+        broker_heartbeat_interval=max(0.5, settings.worker_session_timeout_seconds / 4),
+        broker_rebalance_timeout=max(10.0, settings.worker_session_timeout_seconds * 2),
+        consumer_group_instance_id=settings.worker_instance_id or None,
         topic_replication_factor=1,
         store="memory://",
         web_enabled=False,
@@ -46,7 +51,8 @@ def create_worker_app(settings: Settings) -> faust.App:
     redis = Redis.from_url(settings.redis_url)
     publisher = Publisher(settings.kafka_bootstrap, delivery_timeout_s=settings.produce_timeout_seconds,
                           client_id=f"{settings.worker_id}-out")
-    pipeline = Pipeline(Ledger(pool), Boards(redis, settings.top_n), publisher, SystemClock())
+    pipeline = Pipeline(Ledger(pool), Boards(redis, settings.top_n), publisher, SystemClock(),
+                        source=f"/scoreboard/worker/{settings.worker_id}", crash_plan=CrashPlan.from_env())
 
     async def open_pool() -> None:
         await pool.open(wait=True, timeout=60)

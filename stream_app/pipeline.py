@@ -16,8 +16,10 @@ from dataclasses import dataclass
 
 from projections.ledger import AppliedBatch, Ledger
 from projections.ranking import Boards, BoardUpdate
+from stream_app.chaos import CrashPlan
 from scoreboard import codec
 from scoreboard.clock import Clock
+from scoreboard.cloudevents import cloud_event_headers
 from scoreboard.errors import DecodeError
 from scoreboard.events import (
     ActionCompleted,
@@ -54,7 +56,10 @@ class BatchReport:
 
 
 class Pipeline:
-    def __init__(self, ledger: Ledger, boards: Boards, publisher: Publisher, clock: Clock) -> None:
+    def __init__(self, ledger: Ledger, boards: Boards, publisher: Publisher, clock: Clock,
+                 source: str = "/scoreboard/worker", crash_plan: CrashPlan | None = None) -> None:
+        self._source = source
+        self._crash = crash_plan or CrashPlan()
         self._ledger = ledger
         self._boards = boards
         self._publisher = publisher
@@ -64,13 +69,16 @@ class Pipeline:
         events, undecodable = self._decode(records)
         now = self._clock.now_us()
         applied = await self._ledger.apply_batch(events, now) if events else AppliedBatch(BatchOutcome())
+        self._crash.point("after_ledger_commit")
         updates = await self._write_boards(applied.standings_to_write(), now)
+        self._crash.point("after_redis_write")
         replayed_boards = {board for board, _ in applied.replayed_standings}
         to_publish = [u for u in updates if u.changed or u.board in replayed_boards]
         outcome = applied.outcome
         rejections = [*outcome.rejected, *applied.replayed_rejections, *undecodable]
         await self._publish(outcome.score_changes(applied.replayed_entries), to_publish, rejections, now)
         await self._republish_if_overtaken(to_publish)
+        self._crash.point("after_kafka_publish")
         return BatchReport(len(outcome.accepted), len(outcome.replayed), len(outcome.duplicates),
                            len(rejections), sum(1 for u in updates if u.changed))
 
@@ -102,13 +110,17 @@ class Pipeline:
         records: list[tuple[str, str, bytes, Sequence[tuple[str, bytes]]]] = []
         for change in changes:
             records.append((SCORE_CHANGES, change.user_id, codec.encode(change),
-                            [("ce_id", change.event_id.encode()), ("ce_type", b"scoreboard.ScoreChanged.v1")]))
+                            cloud_event_headers(change.event_id, "ScoreChanged", self._source, now)))
         for update in updates:
             event = LeaderboardChanged(update.board, update.version, update.entries, now)
-            records.append((LEADERBOARD_CHANGES, update.board, codec.encode(event), []))
+            records.append((LEADERBOARD_CHANGES, update.board, codec.encode(event),
+                            cloud_event_headers(f"{update.board}@{update.version}", "LeaderboardChanged",
+                                                self._source, now)))
         for r in rejected:
             reject = RejectedAction(r.event_id, r.user_id, r.reason, r.partition, r.offset, r.rejected_at_us)
-            records.append((REJECTED, r.user_id, codec.encode(reject), []))
+            records.append((REJECTED, r.user_id, codec.encode(reject),
+                            cloud_event_headers(r.event_id or f"{r.partition}@{r.offset}", "RejectedAction",
+                                                self._source, now)))
         if records:
             await self._publisher.publish_many(records)
 
@@ -117,6 +129,9 @@ class Pipeline:
         for update in published:
             version, entries = await self._boards.top(update.board, self._boards.top_n)
             if version > update.version:
-                event = LeaderboardChanged(update.board, version, tuple(entries), self._clock.now_us())
-                await self._publisher.publish(LEADERBOARD_CHANGES, update.board, codec.encode(event))
+                now = self._clock.now_us()
+                event = LeaderboardChanged(update.board, version, tuple(entries), now)
+                await self._publisher.publish(
+                    LEADERBOARD_CHANGES, update.board, codec.encode(event),
+                    cloud_event_headers(f"{update.board}@{version}", "LeaderboardChanged", self._source, now))
 

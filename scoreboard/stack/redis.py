@@ -101,6 +101,8 @@ def _start(paths: StackPaths, port: int, pid_file: Path, log_file: Path) -> subp
         "",
         "--appendonly",
         "no",
+        "--databases",
+        "256",
         "--protected-mode",
         "yes",
     ]

@@ -88,13 +88,14 @@ def wait_ready(url: str, process: Process, timeout_s: float = 60) -> None:
     raise AssertionError(f"{process.role} not ready at {url}: {last}\n{process.log_tail()}")
 
 
-def start_system(world: World, workers: int = 1) -> System:
+def start_system(world: World, workers: int = 1, extra_env: dict[str, str] | None = None) -> System:
+    """``extra_env`` is added to every process's environment (e.g. lower rate limits for a test)."""
     api_port, gateway_port = free_port(), free_port()
     env = world.env | {
         "SCOREBOARD_API_PORT": str(api_port),
         "SCOREBOARD_GATEWAY_PORT": str(gateway_port),
         "SCOREBOARD_BATCH_WAIT_SECONDS": "0.02",
-    }
+    } | (extra_env or {})
     system = System(world, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{gateway_port}", env)
     api = system.start("api")
     for _ in range(workers):

@@ -24,6 +24,9 @@ from scoreboard.settings import merged_environment
 from scoreboard.topics import ACTIONS
 
 
+_CLAIM = "test:world-claim"
+
+
 @dataclass(frozen=True)
 class World:
     env: dict[str, str]
@@ -62,6 +65,19 @@ def start_group_at_end(bootstrap: str, group_id: str) -> None:
         consumer.close()
 
 
+def claim_redis_db(base_url: str, owner: str) -> str:
+    """An unused Redis database of its own (concurrent test runs must not flush each other's)."""
+    count = int(redis.Redis.from_url(base_url).config_get("databases")["databases"])
+    candidates = list(range(1, count))
+    random.shuffle(candidates)
+    for index in candidates:
+        url = _with_path(base_url, f"/{index}")
+        client = redis.Redis.from_url(url)
+        if client.dbsize() == 0 and client.set(_CLAIM, owner, nx=True):
+            return url
+    raise RuntimeError(f"no free Redis database among {count}")
+
+
 @contextmanager
 def isolated_world() -> Iterator[World]:
     base = merged_environment()
@@ -70,9 +86,7 @@ def isolated_world() -> Iterator[World]:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     database_url = _with_path(admin_url, "/" + name)
-    redis_db = random.randint(1, 15)
-    redis_url = _with_path(base["SCOREBOARD_REDIS_URL"], f"/{redis_db}")
-    redis.Redis.from_url(redis_url).flushdb()
+    redis_url = claim_redis_db(base["SCOREBOARD_REDIS_URL"], name)
     apply_migrations(database_url)
     ensure_topics(base["SCOREBOARD_KAFKA_BOOTSTRAP"])
     env = {k: v for k, v in base.items() if k.startswith("SCOREBOARD_")}
@@ -85,5 +99,6 @@ def isolated_world() -> Iterator[World]:
     try:
         yield World(env=env, name=name)
     finally:
+        redis.Redis.from_url(redis_url).flushdb()
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from scoreboard.topics import TOPICS
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -27,6 +29,7 @@ SECRET_TEMPLATE = "secret.template.yaml"
 ROLE_PORTS = {"api": 8000, "worker": 6066, "gateway": 8001}
 PUBLIC_ROLES = ("api", "gateway")
 BACKING_SERVICES = ("kafka", "postgres", "redis")
+PROVISION = "scoreboard.provision import provision"
 
 DOCUMENTED_ENV = frozenset(
     "SCOREBOARD_" + name
@@ -131,6 +134,10 @@ def _containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
     return list(deployment["spec"]["template"]["spec"]["containers"])
 
 
+def _init_containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(deployment["spec"]["template"]["spec"].get("initContainers", []))
+
+
 def _pod_labels(deployment: dict[str, Any]) -> dict[str, str]:
     return dict(deployment["spec"]["template"]["metadata"]["labels"])
 
@@ -178,7 +185,9 @@ def test_dockerfile_installs_the_project_package(dockerfile: Instructions) -> No
     assert any(re.search(r"pip install (?:-\S+ )*\.(?:\s|$)", run) for run in runs), runs
 
 
-def test_dockerfile_entrypoint_is_scoreboard_and_default_role_is_api(dockerfile: Instructions) -> None:
+def test_dockerfile_entrypoint_is_scoreboard_and_default_role_is_api(
+    dockerfile: Instructions,
+) -> None:
     """ENTRYPOINT is the scoreboard console script and CMD defaults to the api role."""
     final = dict(_final_stage(dockerfile))
     assert json.loads(final["ENTRYPOINT"]) == ["scoreboard"]
@@ -187,7 +196,8 @@ def test_dockerfile_entrypoint_is_scoreboard_and_default_role_is_api(dockerfile:
 
 def test_dockerfile_runs_as_a_non_root_user(dockerfile: Instructions) -> None:
     """The final stage switches to a non-root user (numeric, so Kubernetes can verify it)."""
-    users = [arguments for instruction, arguments in _final_stage(dockerfile) if instruction == "USER"]
+    final = _final_stage(dockerfile)
+    users = [arguments for instruction, arguments in final if instruction == "USER"]
     assert users, "the final stage never sets USER"
     user = users[-1].split(":")[0]
     assert user.isdigit() and int(user) != 0, users[-1]
@@ -205,7 +215,8 @@ def test_dockerfile_exposes_every_role_port(dockerfile: Instructions) -> None:
 
 def test_image_binds_api_and_gateway_to_all_interfaces(dockerfile: Instructions) -> None:
     """The image overrides the 127.0.0.1 default so the published ports are reachable."""
-    env = " ".join(arguments for instruction, arguments in _final_stage(dockerfile) if instruction == "ENV")
+    final = _final_stage(dockerfile)
+    env = " ".join(arguments for instruction, arguments in final if instruction == "ENV")
     assert re.search(r"\bSCOREBOARD_API_HOST=0\.0\.0\.0\b", env), env
     assert re.search(r"\bSCOREBOARD_GATEWAY_HOST=0\.0\.0\.0\b", env), env
 
@@ -250,11 +261,26 @@ def test_compose_runs_every_role_from_one_image_by_command(compose: Compose) -> 
 
 
 def test_compose_publishes_api_on_8000_and_gateway_on_8001(compose: Compose) -> None:
-    """The api container port 8000 and the gateway port 8001 are published as the same host ports."""
+    """Container ports 8000 (api) and 8001 (gateway) are published as the same host ports."""
     for role in PUBLIC_ROLES:
         ports = [str(spec).rsplit(":", 2)[-2:] for spec in compose["services"][role]["ports"]]
         assert [str(ROLE_PORTS[role])] * 2 in ports, (role, ports)
     assert "ports" not in compose["services"]["worker"]
+
+
+def test_compose_provisions_topics_and_schema_before_any_role_starts(compose: Compose) -> None:
+    """A one-shot service runs scoreboard.provision; every role waits for it to succeed."""
+    services = compose["services"]
+    provision = services["provision"]
+    assert PROVISION in " ".join(provision["entrypoint"])
+    assert provision["image"] == services["api"]["image"]
+    assert provision["restart"] == "no"
+    assert {name: provision["depends_on"][name]["condition"] for name in BACKING_SERVICES} == {
+        name: "service_healthy" for name in BACKING_SERVICES
+    }
+    for role in ROLE_PORTS:
+        condition = services[role]["depends_on"]["provision"]["condition"]
+        assert condition == "service_completed_successfully", role
 
 
 def test_compose_runs_two_workers(compose: Compose) -> None:
@@ -291,22 +317,22 @@ def test_compose_role_env_points_at_the_compose_services(compose: Compose) -> No
 
 
 def test_compose_role_env_has_connections_and_keys(compose: Compose) -> None:
-    """Each role gets Kafka, Postgres, Redis, the ticket secret and one JWT key source."""
-    for role in ROLE_PORTS:
+    """Each role and the provision step get Kafka, Postgres, Redis, ticket secret and a JWT key."""
+    for role in (*ROLE_PORTS, "provision"):
         env = _compose_env(compose["services"][role])
         assert REQUIRED_ENV <= set(env), (role, REQUIRED_ENV - set(env))
         assert JWT_KEY_SOURCES & set(env), role
 
 
 def test_compose_role_env_uses_only_documented_variables(compose: Compose) -> None:
-    """Roles get no environment variable outside the documented SCOREBOARD_ set."""
-    for role in ROLE_PORTS:
+    """Roles and the provision step get no variable outside the documented SCOREBOARD_ set."""
+    for role in (*ROLE_PORTS, "provision"):
         unknown = set(_compose_env(compose["services"][role])) - DOCUMENTED_ENV
         assert not unknown, (role, unknown)
 
 
 def test_compose_secrets_are_required_variables_never_literals(compose: Compose) -> None:
-    """Every *SECRET*/*PASSWORD* value, and the database URL's password, is a ${VAR:?...} reference."""
+    """Every *SECRET*/*PASSWORD* value and the database password is a ${VAR:?...} reference."""
     for name, service in compose["services"].items():
         env = _compose_env(service)
         for key, value in env.items():
@@ -320,8 +346,8 @@ def test_compose_secrets_are_required_variables_never_literals(compose: Compose)
 # --- deploy/k8s ---------------------------------------------------------------------------
 
 
-def test_k8s_documents_name_their_kind_and_live_in_the_app_namespace(k8s: Manifests) -> None:
-    """Every manifest has apiVersion, kind and name, and namespaced ones sit in the app namespace."""
+def test_k8s_documents_declare_their_kind_and_live_in_the_app_namespace(k8s: Manifests) -> None:
+    """Every manifest has apiVersion and kind, and namespaced ones sit in the app namespace."""
     (namespace,) = _objects(k8s, "Namespace")
     for file_name, docs in k8s.items():
         for doc in docs:
@@ -344,8 +370,17 @@ def test_k8s_deploys_every_role_from_one_image_by_args(k8s: Manifests) -> None:
     for role, deployment in _app_deployments(k8s):
         (container,) = _containers(deployment)
         assert container["args"] == [role], role
-        images.add(container["image"])
+        images |= {c["image"] for c in _containers(deployment) + _init_containers(deployment)}
     assert len(images) == 1, images
+
+
+def test_k8s_pods_provision_topics_and_schema_before_the_role_starts(k8s: Manifests) -> None:
+    """Every role's pod first runs scoreboard.provision in an init container with the role's env."""
+    for role, deployment in _app_deployments(k8s):
+        (container,) = _containers(deployment)
+        (init,) = _init_containers(deployment)
+        assert PROVISION in " ".join(init["command"]), role
+        assert init["envFrom"] == container["envFrom"], role
 
 
 def test_k8s_containers_listen_on_the_contract_ports(k8s: Manifests) -> None:
@@ -369,7 +404,7 @@ def test_k8s_probes_use_healthz_for_liveness_and_readyz_for_readiness(k8s: Manif
 
 
 def test_k8s_services_route_api_8000_and_gateway_8001_to_their_pods(k8s: Manifests) -> None:
-    """Services api and gateway select their Deployment's pods on the contract port; workers get none."""
+    """Services api and gateway route their contract port to their own pods; workers get none."""
     services, deployments = _objects(k8s, "Service"), _objects(k8s, "Deployment")
     assert set(services) == set(PUBLIC_ROLES)
     for role in PUBLIC_ROLES:
@@ -408,34 +443,34 @@ def test_k8s_every_role_has_a_disruption_budget(k8s: Manifests) -> None:
 
 
 def test_k8s_pods_run_as_non_root_without_service_links(k8s: Manifests) -> None:
-    """Pods run as non-root, cannot escalate, and get no service-link variables to clash with SCOREBOARD_*."""
+    """Pods run as non-root, cannot escalate, and get no service-link variables to clash."""
     for role, deployment in _app_deployments(k8s):
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, role
         assert pod["enableServiceLinks"] is False, role
-        for container in _containers(deployment):
+        for container in _containers(deployment) + _init_containers(deployment):
             assert container["securityContext"]["allowPrivilegeEscalation"] is False, role
 
 
 def test_k8s_role_env_has_connections_and_keys(k8s: Manifests) -> None:
-    """Each role gets Kafka, Postgres, Redis, the ticket secret and one JWT key source."""
+    """Every container gets Kafka, Postgres, Redis, the ticket secret and one JWT key source."""
     for role, deployment in _app_deployments(k8s):
-        (container,) = _containers(deployment)
-        env = set(_k8s_env(k8s, container))
-        assert REQUIRED_ENV <= env, (role, REQUIRED_ENV - env)
-        assert JWT_KEY_SOURCES & env, role
+        for container in _containers(deployment) + _init_containers(deployment):
+            env = set(_k8s_env(k8s, container))
+            assert REQUIRED_ENV <= env, (role, container["name"], REQUIRED_ENV - env)
+            assert JWT_KEY_SOURCES & env, (role, container["name"])
 
 
 def test_k8s_role_env_uses_only_documented_variables(k8s: Manifests) -> None:
-    """Roles get no environment variable outside the documented SCOREBOARD_ set."""
+    """No container gets an environment variable outside the documented SCOREBOARD_ set."""
     for role, deployment in _app_deployments(k8s):
-        (container,) = _containers(deployment)
-        unknown = set(_k8s_env(k8s, container)) - DOCUMENTED_ENV
-        assert not unknown, (role, unknown)
+        for container in _containers(deployment) + _init_containers(deployment):
+            unknown = set(_k8s_env(k8s, container)) - DOCUMENTED_ENV
+            assert not unknown, (role, container["name"], unknown)
 
 
 def test_k8s_secrets_are_placeholders_and_stay_out_of_configmaps(k8s: Manifests) -> None:
-    """The Secret template holds only REPLACE_ME placeholders; no secret sits in a ConfigMap or literal env."""
+    """The Secret template holds only REPLACE_ME; no secret sits in a ConfigMap or literal env."""
     secrets = _objects(k8s, "Secret")
     assert secrets, "no Secret template"
     for secret in secrets.values():
@@ -445,13 +480,13 @@ def test_k8s_secrets_are_placeholders_and_stay_out_of_configmaps(k8s: Manifests)
         assert not [key for key in config_map.get("data", {}) if _is_secret_key(key)]
         assert "SCOREBOARD_DATABASE_URL" not in config_map.get("data", {})
     for role, deployment in _app_deployments(k8s):
-        for container in _containers(deployment):
+        for container in _containers(deployment) + _init_containers(deployment):
             literal = [e["name"] for e in container.get("env", []) if "value" in e]
             assert not [name for name in literal if _is_secret_key(name)], role
 
 
 def test_k8s_kafka_is_4_1_1_in_kraft_with_a_controller_and_broker_node_pool(k8s: Manifests) -> None:
-    """Strimzi Kafka 4.1.1 runs from KafkaNodePools with an odd controller quorum of 3+ and brokers."""
+    """Strimzi Kafka 4.1.1 runs from KafkaNodePools: an odd quorum of 3+ controllers, 3+ brokers."""
     (kafka,) = _objects(k8s, "Kafka").values()
     assert str(kafka["spec"]["kafka"]["version"]) == "4.1.1"
     # v1 is the only API of Strimzi 1.0.x, the last line that runs Kafka 4.1.1.
@@ -477,14 +512,15 @@ def test_k8s_kafka_bootstrap_points_at_the_strimzi_plain_listener(k8s: Manifests
         listener for listener in kafka["spec"]["kafka"]["listeners"]
         if listener["type"] == "internal" and not listener["tls"]
     ]
-    expected = {f"{kafka['metadata']['name']}-kafka-bootstrap:{listener['port']}" for listener in plain}
+    bootstrap = f"{kafka['metadata']['name']}-kafka-bootstrap"
+    expected = {f"{bootstrap}:{listener['port']}" for listener in plain}
     for role, deployment in _app_deployments(k8s):
         (container,) = _containers(deployment)
         assert _k8s_env(k8s, container)["SCOREBOARD_KAFKA_BOOTSTRAP"] in expected, role
 
 
 def test_k8s_topics_match_the_contract(k8s: Manifests) -> None:
-    """The KafkaTopics are exactly the contract's four topics, partitions and retention/compaction."""
+    """KafkaTopics are exactly the contract's four topics with its partitions and retention."""
     (kafka,) = _objects(k8s, "Kafka").values()
     topics = _objects(k8s, "KafkaTopic").values()
     declared = {
@@ -499,3 +535,17 @@ def test_k8s_topics_match_the_contract(k8s: Manifests) -> None:
     for topic in topics:
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
         assert topic["spec"]["replicas"] > min_isr, topic["metadata"]["name"]
+
+
+def test_k8s_topics_agree_with_the_topics_the_app_provisions(k8s: Manifests) -> None:
+    """KafkaTopics have the partitions and retention scoreboard.topics creates topics with."""
+    declared = {
+        topic["spec"].get("topicName", topic["metadata"]["name"]): topic["spec"]
+        for topic in _objects(k8s, "KafkaTopic").values()
+    }
+    assert set(declared) == {spec.name for spec in TOPICS}
+    for spec in TOPICS:
+        config = {key: str(value) for key, value in declared[spec.name].get("config", {}).items()}
+        assert declared[spec.name]["partitions"] == spec.partitions, spec.name
+        for key, default in (("cleanup.policy", "delete"), ("retention.ms", None)):
+            assert config.get(key, default) == spec.config.get(key, default), (spec.name, key)

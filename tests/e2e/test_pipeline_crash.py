@@ -1,0 +1,178 @@
+"""Invariants 2-5 under kill -9 and rebalances: every action counted exactly once, everywhere."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from scoreboard.clock import to_micros
+from scoreboard.topics import ACTIONS, LEADERBOARD_CHANGES
+from stream_app.chaos import STAGES
+from tests.support.inspect import (
+    end_offsets,
+    ledger_count,
+    postgres_scores,
+    pushed_boards,
+    redis_order,
+)
+from tests.support.polling import wait_until
+from tests.support.processes import System
+from tests.support.reference import Reference
+from tests.support.workload import actions_with_duplicates, produce
+from tests.support.world import World, isolated_world
+
+pytestmark = pytest.mark.e2e
+# The stream crosses midnight UTC on a Sunday, so daily and weekly windows roll over mid-test.
+START = to_micros(datetime(2026, 11, 29, 23, 59, 58, tzinfo=UTC))
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture()
+def world() -> Iterator[World]:
+    with isolated_world() as w:
+        yield w
+
+
+def workers_system(world: World) -> System:
+    env = world.env | {"SCOREBOARD_BATCH_WAIT_SECONDS": "0.05", "SCOREBOARD_BATCH_SIZE": "200",
+                       "SCOREBOARD_WORKER_SESSION_TIMEOUT_SECONDS": "6"}
+    return System(world, "", "", env)
+
+
+def lag(world: World) -> int:
+    """Actions not yet committed by the world's worker group."""
+    admin = AdminClient({"bootstrap.servers": world.kafka_bootstrap})
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
+    ends = end_offsets(world.kafka_bootstrap, ACTIONS)
+    request = ConsumerGroupTopicPartitions(world.env["SCOREBOARD_WORKER_ID"],
+                                           [TopicPartition(ACTIONS, p) for p in ends])
+    result = admin.list_consumer_group_offsets([request])
+    committed = {tp.partition: max(tp.offset, 0) for tp in next(iter(result.values())).result().topic_partitions}
+    return sum(ends[p] - committed.get(p, 0) for p in ends)
+
+
+def produce_in_background(world: World, events: list) -> threading.Thread:  # type: ignore[type-arg]
+    thread = threading.Thread(target=lambda: asyncio.run(
+        produce(world.kafka_bootstrap, events, chunk=50, pause_s=0.3)), daemon=True)
+    thread.start()
+    return thread
+
+
+def assert_everything_matches(world: World, reference: Reference, since: dict[int, int], system: System) -> None:
+    """Postgres, Redis and the last pushed top 10 equal the reference model, for our users (other
+    tests may append to the shared actions topic at the same time; their users are filtered out)."""
+    boards = sorted(reference.scores)
+    assert len(boards) == 5, boards  # global + two days + two ISO weeks
+    ours = reference.users
+    try:
+        wait_until(lambda: postgres_scores(world.database_url, "global", ours) == reference.visible_scores("global"),
+                   timeout_s=120, what="Postgres totals equal the reference")
+    except AssertionError:
+        actual = postgres_scores(world.database_url, "global", ours)
+        diff = {u: (actual.get(u), s) for u, s in reference.scores["global"].items() if actual.get(u) != s}
+        raise AssertionError(f"{len(diff)} users differ (actual, expected): {list(diff.items())[:20]}; "
+                             f"ledger {ledger_count(world.database_url, ours)} of {reference.counted}"
+                             f"\n{system.logs()[-3000:]}") from None
+    assert ledger_count(world.database_url, ours) == reference.counted
+    for board in boards:
+        assert postgres_scores(world.database_url, board, ours) == reference.visible_scores(board), board
+        assert redis_order(world.redis_url, board, ours) == reference.top(board), board
+    source = f"/scoreboard/worker/{world.env['SCOREBOARD_WORKER_ID']}"
+
+    def pushed_matches() -> dict[str, object] | None:
+        pushed = pushed_boards(world.kafka_bootstrap, since, source)
+        for board in boards:
+            if board not in pushed:
+                return None
+            shown = [(e.user_id, e.score) for e in pushed[board].entries if e.user_id in ours]
+            if not shown or shown != reference.top(board)[:len(shown)]:
+                return None
+        return dict(pushed)
+
+    wait_until(pushed_matches, timeout_s=30, what="the last pushed boards equal the reference top 10")
+
+
+def write_report(name: str, report: dict[str, object]) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"{name}.json").write_text(json.dumps(report, indent=2))
+    print(f"\n{name}: {report}")
+
+
+def test_kill_9_of_the_worker_at_every_crash_point_loses_and_doubles_nothing(world: World, tmp_path: Path) -> None:
+    """5,000 actions, 10% duplicate nonces; the worker dies twice at each crash point of a batch
+    (after the ledger commit, after the Redis write, after the Kafka publish) and is SIGKILLed from
+    outside four more times while actions are pending; it is restarted each time."""
+    events = actions_with_duplicates(5000, 300, start_us=START, seed=11)
+    reference = Reference().apply(events)
+    since = end_offsets(world.kafka_bootstrap, LEADERBOARD_CHANGES)
+    chaos_log = tmp_path / "crash-points.log"
+    system = workers_system(world)
+    plan = ",".join(STAGES * 2)
+    chaos = {"SCOREBOARD_WORKER_INSTANCE_ID": "w1", "SCOREBOARD_CHAOS_PLAN": plan,
+             "SCOREBOARD_CHAOS_LOG": str(chaos_log)}
+    worker, started = system.start("worker", **chaos), time.monotonic()
+    producer = produce_in_background(world, events)
+    external_kills: list[int] = []
+    restarts = 0
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if worker.popen.poll() is not None:  # died at an injected crash point
+                worker, started, restarts = system.start("worker", **chaos), time.monotonic(), restarts + 1
+                continue
+            pending = lag(world)
+            if pending > 0 and len(external_kills) < 4 and time.monotonic() - started > 2.5:
+                worker.stop(signal.SIGKILL)  # from outside, while it works on pending actions
+                external_kills.append(pending)
+                worker, started, restarts = system.start("worker", **chaos), time.monotonic(), restarts + 1
+                continue
+            if pending == 0 and not producer.is_alive():
+                break
+            time.sleep(0.2)  # poll interval of the supervising loop
+        worker.stop(signal.SIGKILL)
+        system.start("worker", SCOREBOARD_WORKER_INSTANCE_ID="w1")  # a last clean run to finish
+        assert not producer.is_alive()
+        assert_everything_matches(world, reference, since, system)
+    finally:
+        system.stop_all()
+    hits = chaos_log.read_text().split() if chaos_log.exists() else []
+    report = {"events": len(events), "counted": reference.counted, "restarts": restarts,
+              "external_kill_9_with_pending_actions": len(external_kills),
+              "injected_crashes": {stage: hits.count(stage) for stage in STAGES}}
+    write_report("crash-kill9", report)
+    assert len(external_kills) == 4
+    assert all(hits.count(stage) == 2 for stage in STAGES), report
+
+
+def test_two_workers_with_a_rebalance_and_a_kill_mid_stream_stay_exact(world: World) -> None:
+    """A second worker joins mid-stream (rebalance), then the first is SIGKILLed and later restarted."""
+    events = actions_with_duplicates(5000, 300, start_us=START, seed=23)
+    reference = Reference().apply(events)
+    since = end_offsets(world.kafka_bootstrap, LEADERBOARD_CHANGES)
+    system = workers_system(world)
+    first = system.start("worker", SCOREBOARD_WORKER_INSTANCE_ID="a")
+    producer = produce_in_background(world, events)
+    try:
+        wait_until(lambda: ledger_count(world.database_url, reference.users) > 0, timeout_s=60,
+                   what="the first worker is consuming")
+        system.start("worker", SCOREBOARD_WORKER_INSTANCE_ID="b")
+        wait_until(lambda: ledger_count(world.database_url, reference.users) > 1500, timeout_s=60, what="progress")
+        first.stop(signal.SIGKILL)
+        wait_until(lambda: ledger_count(world.database_url, reference.users) > 3000, timeout_s=90,
+                   what="the second worker takes over after the kill\n" + system.logs())
+        system.start("worker", SCOREBOARD_WORKER_INSTANCE_ID="a")
+        producer.join(timeout=120)
+        assert not producer.is_alive()
+        assert_everything_matches(world, reference, since, system)
+    finally:
+        system.stop_all()

@@ -1,0 +1,80 @@
+"""Read what the pipeline produced: Postgres standings, Redis boards, pushed LeaderboardChanged."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psycopg
+from confluent_kafka import Consumer, TopicPartition
+from redis.asyncio import Redis
+
+from projections.ranking import Boards
+from scoreboard import codec
+from scoreboard.cloudevents import header
+from scoreboard.events import LeaderboardChanged
+from scoreboard.topics import LEADERBOARD_CHANGES
+
+
+def postgres_scores(database_url: str, board: str, users: set[str]) -> dict[str, int]:
+    """Visible scores of ``users`` (other tests may share the actions topic, so filter to ours)."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT user_id, score FROM board_scores WHERE board = %s AND visible"
+                            " AND user_id = ANY(%s)", (board, sorted(users)))
+        return {user: score for user, score in rows}
+
+
+def ledger_count(database_url: str, users: set[str]) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM ledger WHERE user_id = ANY(%s)", (sorted(users),)).fetchone()
+        return int(row[0]) if row else 0
+
+
+def redis_order(redis_url: str, board: str, users: set[str]) -> list[tuple[str, int]]:
+    """The whole board in rank order, as the api reads it, restricted to ``users``."""
+    async def read() -> list[tuple[str, int]]:
+        redis = Redis.from_url(redis_url)
+        try:
+            boards = Boards(redis)
+            _, entries = await boards.top(board, max(1, await boards.size(board)))
+            return [(e.user_id, e.score) for e in entries if e.user_id in users]
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(read())
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "inspect", "enable.auto.commit": False})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in metadata.topics[topic].partitions}
+    finally:
+        consumer.close()
+
+
+def pushed_boards(bootstrap: str, since: dict[int, int], source: str) -> dict[str, LeaderboardChanged]:
+    """The newest LeaderboardChanged per board written by ``source`` after the ``since`` offsets."""
+    until = end_offsets(bootstrap, LEADERBOARD_CHANGES)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "inspect", "enable.auto.commit": False})
+    newest: dict[str, LeaderboardChanged] = {}
+    try:
+        consumer.assign([TopicPartition(LEADERBOARD_CHANGES, p, since.get(p, 0)) for p in until])
+        remaining = {p for p in until if until[p] > since.get(p, 0)}
+        while remaining:
+            message = consumer.poll(5)
+            if message is None:
+                break
+            if message.error():
+                continue
+            if message.offset() >= until[message.partition()] - 1:
+                remaining.discard(message.partition())
+            if header(message.headers(), "ce_source") != source:
+                continue
+            event = codec.decode(message.value())
+            assert isinstance(event, LeaderboardChanged)
+            if event.board not in newest or event.board_version > newest[event.board].board_version:
+                newest[event.board] = event
+    finally:
+        consumer.close()
+    return newest
