@@ -1,8 +1,11 @@
 """JWT validation (and dev-token minting) with a strict algorithm allow-list.
 
 Rules: ``none`` is never accepted; HMAC algorithms are refused when the configured key is
-asymmetric and vice versa; headers that try to bring their own key (``jku``, ``x5u``, ``jwk``,
-``x5c``) are refused; ``sub``, ``exp`` and ``iat`` are required.
+asymmetric and vice versa (the algorithms a key may use follow from the key's type, never from the
+token); headers that try to bring their own key (``jku``, ``x5u``, ``jwk``, ``x5c``) are refused;
+``sub``, ``exp`` and ``iat`` are required, ``nbf`` is honoured, ``iss``/``aud`` are checked when
+configured. Keys: an HMAC secret (>= 256 bits), a PEM public key file, or a JWKS URL (see
+``scoreboard.jwks``).
 """
 
 from __future__ import annotations
@@ -10,18 +13,24 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import jwt
 
 from scoreboard.errors import ConfigurationError, ScoreboardError
+from scoreboard.jwks import (
+    ASYMMETRIC_ALGORITHMS,
+    HMAC_ALGORITHMS,
+    JwksKeys,
+    KeyNotFound,
+    KeySource,
+    StaticKey,
+)
 from scoreboard.settings import Settings
 
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
 FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
 MIN_HMAC_SECRET_BYTES = 32
+__all__ = ["ASYMMETRIC_ALGORITHMS", "HMAC_ALGORITHMS", "AuthError", "Principal", "TokenVerifier", "mint_token"]
 
 
 class AuthError(ScoreboardError):
@@ -43,16 +52,21 @@ class TokenVerifier:
         self,
         *,
         algorithms: tuple[str, ...],
-        key: Any,
+        keys: KeySource,
         issuer: str = "",
         audience: str = "",
         leeway_seconds: int = 30,
     ) -> None:
-        self._algorithms = list(algorithms)
-        self._key = key
+        self._algorithms = algorithms
+        self._keys = keys
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
+
+    @property
+    def blocking(self) -> bool:
+        """True when verifying may fetch keys over the network (run it in a thread)."""
+        return self._keys.blocking
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenVerifier:
@@ -65,19 +79,28 @@ class TokenVerifier:
         if unknown:
             raise ConfigurationError(f"SCOREBOARD_JWT_ALGORITHMS has unsupported {sorted(unknown)}")
         settings.require_jwt_key()
-        if settings.jwt_public_key_file:
+        configured = [bool(settings.jwt_secret), bool(settings.jwt_public_key_file), bool(settings.jwks_url)]
+        if sum(configured) > 1:
+            raise ConfigurationError("set only one of SCOREBOARD_JWT_SECRET, SCOREBOARD_JWT_PUBLIC_KEY_FILE "
+                                     "and SCOREBOARD_JWKS_URL")
+        keys: KeySource
+        if settings.jwt_public_key_file or settings.jwks_url:
             if set(algorithms) & HMAC_ALGORITHMS:
                 raise ConfigurationError("an asymmetric key is configured: HMAC algorithms are not allowed")
-            key: Any = Path(settings.jwt_public_key_file).read_text()
+            if settings.jwks_url:
+                keys = JwksKeys(settings.jwks_url, algorithms, cache_seconds=settings.jwks_cache_seconds,
+                                min_refresh_seconds=settings.jwks_min_refresh_seconds)
+            else:
+                keys = StaticKey.public_key_file(settings.jwt_public_key_file, algorithms)
         else:
             if set(algorithms) - HMAC_ALGORITHMS:
                 raise ConfigurationError("an HMAC secret is configured: only HS* algorithms are allowed")
             if len(settings.jwt_secret.encode()) < MIN_HMAC_SECRET_BYTES:
                 raise ConfigurationError("SCOREBOARD_JWT_SECRET must be at least 256 bits (32 bytes)")
-            key = settings.jwt_secret
+            keys = StaticKey(settings.jwt_secret, algorithms)
         return cls(
             algorithms=algorithms,
-            key=key,
+            keys=keys,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             leeway_seconds=settings.jwt_leeway_seconds,
@@ -92,16 +115,21 @@ class TokenVerifier:
             raise AuthError("token header carries its own key reference")
         if header.get("alg") not in self._algorithms:
             raise AuthError("token algorithm is not allowed")
-        options: dict[str, Any] = {"require": ["sub", "exp", "iat"]}
+        try:
+            key, key_algorithms = self._keys.key_for(header)
+        except KeyNotFound as exc:
+            raise AuthError(str(exc)) from exc
+        if header["alg"] not in key_algorithms:
+            raise AuthError("token algorithm does not fit the verification key")
         try:
             claims = jwt.decode(
                 token,
-                self._key,
-                algorithms=self._algorithms,
+                key,
+                algorithms=[header["alg"]],
                 issuer=self._issuer or None,
                 audience=self._audience or None,
                 leeway=self._leeway,
-                options=options | {"verify_aud": bool(self._audience)},
+                options={"require": ["sub", "exp", "iat"], "verify_aud": bool(self._audience)},
             )
         except jwt.ExpiredSignatureError as exc:
             raise AuthError("token expired") from exc
@@ -110,7 +138,7 @@ class TokenVerifier:
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from exc
         subject = claims.get("sub")
-        if not isinstance(subject, str) or not subject or len(subject) > 128:
+        if not isinstance(subject, str) or not subject or len(subject) > 128 or not subject.isprintable():
             raise AuthError("token subject is missing or invalid")
         roles = claims.get("roles", [])
         if isinstance(roles, str):

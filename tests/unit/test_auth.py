@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import time
+from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from scoreboard.auth import AuthError, TokenVerifier, mint_token
 from scoreboard.errors import ConfigurationError
@@ -27,19 +35,22 @@ def test_a_minted_token_verifies_with_its_subject_and_roles() -> None:
 
 def test_alg_none_is_refused() -> None:
     """An unsigned token is never accepted."""
-    token = jwt.encode({"sub": "a", "iat": int(time.time()), "exp": int(time.time()) + 60}, None, algorithm="none")
+    token = jwt.encode({"sub": "a", "iat": int(time.time()), "exp": int(time.time()) + 60}, None,  # type: ignore[arg-type]
+                       algorithm="none")
     with pytest.raises(AuthError):
         verifier().verify(token)
 
 
-@pytest.mark.parametrize("claims", [
-    {"sub": "a", "iat": 0, "exp": 1},
-    {"iat": int(time.time()), "exp": int(time.time()) + 60},
-    {"sub": "a", "exp": int(time.time()) + 60},
-    {"sub": "a", "iat": int(time.time()), "exp": int(time.time()) + 600, "nbf": int(time.time()) + 300},
+@pytest.mark.parametrize("relative", [
+    {"sub": "a", "iat": -7200, "exp": -3600},
+    {"iat": 0, "exp": 60},
+    {"sub": "a", "exp": 60},
+    {"sub": "a", "iat": 0, "exp": 600, "nbf": 300},
 ])
-def test_expired_unsubjected_unissued_or_not_yet_valid_tokens_are_refused(claims: dict[str, object]) -> None:
-    """exp, sub and iat are required; nbf is honoured."""
+def test_expired_unsubjected_unissued_or_not_yet_valid_tokens_are_refused(relative: dict[str, int]) -> None:
+    """exp, sub and iat are required; nbf is honoured (times relative to now, taken when the test runs)."""
+    now = int(time.time())
+    claims = {name: value if name == "sub" else now + int(value) for name, value in relative.items()}
     with pytest.raises(AuthError):
         verifier().verify(jwt.encode(claims, SECRET, algorithm="HS256"))
 
@@ -69,3 +80,80 @@ def test_without_any_key_the_verifier_refuses_to_start() -> None:
     """No secret has a default."""
     with pytest.raises(ConfigurationError):
         verifier(jwt_secret="")
+
+
+def keypair(kind: str) -> tuple[Any, str]:
+    """A private key and its public half as PEM text."""
+    private: Any = {"rsa": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+                    "ec": lambda: ec.generate_private_key(ec.SECP256R1()),
+                    "ed": ed25519.Ed25519PrivateKey.generate}[kind]()
+    pem = private.public_key().public_bytes(serialization.Encoding.PEM,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, pem
+
+
+def claims(**extra: object) -> dict[str, object]:
+    now = int(time.time())
+    return {"sub": "alice", "iat": now, "exp": now + 60} | extra
+
+
+@pytest.mark.parametrize(("kind", "algorithm"), [("rsa", "RS256"), ("ec", "ES256"), ("ed", "EdDSA")])
+def test_a_public_key_file_verifies_tokens_of_its_algorithm(tmp_path: Path, kind: str, algorithm: str) -> None:
+    """RS256, ES256 and EdDSA tokens verify against a PEM public key file."""
+    private, pem = keypair(kind)
+    (tmp_path / "key.pem").write_text(pem)
+    verify = verifier(jwt_secret="", jwt_public_key_file=str(tmp_path / "key.pem"), jwt_algorithms=(algorithm,))
+    assert verify.verify(jwt.encode(claims(), private, algorithm=algorithm)).user_id == "alice"
+
+
+def test_hmac_signed_with_the_public_key_is_refused(tmp_path: Path) -> None:
+    """Key confusion: an HS256 token whose secret is the server's public key PEM never verifies."""
+    _, pem = keypair("rsa")
+    (tmp_path / "key.pem").write_text(pem)
+    verify = verifier(jwt_secret="", jwt_public_key_file=str(tmp_path / "key.pem"), jwt_algorithms=("RS256",))
+    forged = hmac_token_signed_with(pem.encode(), claims())
+    with pytest.raises(AuthError, match="algorithm is not allowed"):
+        verify.verify(forged)
+
+
+def hmac_token_signed_with(secret: bytes, payload: dict[str, object]) -> str:
+    """pyjwt refuses PEM text as an HMAC secret, so sign the HS256 token by hand as an attacker would."""
+    def b64(raw: bytes) -> bytes:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=")
+
+    signing_input = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + b"." + b64(json.dumps(payload).encode())
+    return (signing_input + b"." + b64(hmac.new(secret, signing_input, hashlib.sha256).digest())).decode()
+
+
+@pytest.mark.parametrize("overrides", [
+    {"jwt_algorithms": ("HS256", "RS256")},
+    {"jwt_algorithms": ("ES256",)},
+    {"jwt_algorithms": ("none",)},
+])
+def test_unsafe_algorithm_configurations_refuse_to_start(tmp_path: Path, overrides: dict[str, Any]) -> None:
+    """HMAC next to a public key, an algorithm the key cannot use, or `none`: a clear configuration error."""
+    _, pem = keypair("rsa")
+    (tmp_path / "key.pem").write_text(pem)
+    with pytest.raises(ConfigurationError):
+        verifier(**({"jwt_secret": "", "jwt_public_key_file": str(tmp_path / "key.pem")} | overrides))
+
+
+@pytest.mark.parametrize("settings", [
+    {"jwt_issuer": "https://issuer.example", "jwt_audience": "scoreboard"},
+])
+def test_issuer_and_audience_are_checked_when_configured(settings: dict[str, str]) -> None:
+    """Wrong iss or aud is refused; the right ones pass."""
+    verify = verifier(**settings)
+    good = claims(iss="https://issuer.example", aud="scoreboard")
+    assert verify.verify(jwt.encode(good, SECRET, algorithm="HS256")).user_id == "alice"
+    for bad in (good | {"iss": "https://evil.example"}, good | {"aud": "other"}, claims()):
+        with pytest.raises(AuthError):
+            verify.verify(jwt.encode(bad, SECRET, algorithm="HS256"))
+
+
+def test_leeway_accepts_a_token_that_just_expired() -> None:
+    """A token expired 10 s ago passes with the default 30 s leeway and fails with none."""
+    token = jwt.encode(claims(exp=int(time.time()) - 10), SECRET, algorithm="HS256")
+    assert verifier().verify(token).user_id == "alice"
+    with pytest.raises(AuthError, match="expired"):
+        verifier(jwt_leeway_seconds=0).verify(token)
