@@ -16,17 +16,26 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from producer_api import routes
+from producer_api import admin, routes
+from producer_api.admin import AdminCommands
+from producer_api.completions import CompletionGuard
 from producer_api.idempotency import IdempotencyStore
 from producer_api.ingest import CompleteAction
+from producer_api.openapi import openapi_document
+from producer_api.ratelimit import Bucket, ClientIpLimit, RateLimiter
+from producer_api.tickets import StartAction
 from projections.ranking import Boards
 from scoreboard.auth import TokenVerifier
 from scoreboard.catalog import Catalog, load_catalog
 from scoreboard.clock import Clock, SystemClock
+from scoreboard.errors import ConfigurationError
 from scoreboard.publishing import Publisher
 from scoreboard.settings import Settings
+from scoreboard.tickets import TicketKeyring
 from scoreboard.web.health import Health
 from scoreboard.web.metrics import HttpMetrics, MetricsMiddleware
 from scoreboard.web.problems import EXCEPTION_HANDLERS
@@ -42,12 +51,25 @@ class Services:
     redis: Redis
     pool: AsyncConnectionPool[AsyncConnection]
     boards: Boards
+    limiter: RateLimiter
+    user_bucket: Bucket
+    ip_bucket: Bucket
+    start: StartAction
     complete: CompleteAction
+    admin: AdminCommands
+
+
+def ticket_keyring(settings: Settings) -> TicketKeyring:
+    if not settings.ticket_secret:
+        raise ConfigurationError("no SCOREBOARD_TICKET_SECRET: export one (>= 32 bytes) or run "
+                                 "`scoreboard stack up`, which generates dev secrets")
+    return TicketKeyring(settings.ticket_secret, settings.ticket_old_secrets)
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     """Real adapters; nothing connects until used (the pool opens in the lifespan)."""
     verifier = TokenVerifier.from_settings(settings)
+    keyring = ticket_keyring(settings)
     catalog = load_catalog(settings.actions_file or None)
     clock = clock or SystemClock()
     publisher = Publisher(settings.kafka_bootstrap, delivery_timeout_s=settings.produce_timeout_seconds,
@@ -55,6 +77,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     redis = Redis.from_url(settings.redis_url)
     pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
         settings.require_database(), min_size=1, max_size=8, open=False)
+
+    def idempotency(scope: str) -> IdempotencyStore:
+        return IdempotencyStore(redis, scope=scope, lease_seconds=settings.idempotency_lease_seconds,
+                                wait_seconds=settings.idempotency_wait_seconds)
+
     return Services(
         settings=settings,
         verifier=verifier,
@@ -64,7 +91,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         redis=redis,
         pool=pool,
         boards=Boards(redis, settings.top_n),
-        complete=CompleteAction(catalog, publisher, IdempotencyStore(redis), clock),
+        limiter=RateLimiter(redis),
+        user_bucket=Bucket("user", settings.rate_user_per_second, settings.rate_user_burst),
+        ip_bucket=Bucket("ip", settings.rate_ip_per_second, settings.rate_ip_burst),
+        start=StartAction(catalog, keyring, clock, settings.ticket_ttl_seconds),
+        complete=CompleteAction(catalog, publisher, idempotency("idem"), clock,
+                                CompletionGuard(redis), keyring, settings.ticket_ttl_seconds),
+        admin=AdminCommands(publisher, idempotency("admin"), clock),
     )
 
 
@@ -83,6 +116,10 @@ def create_app(services: Services) -> Starlette:
         return bool(await services.redis.ping())
 
     health = Health({"kafka": kafka_ready, "postgres": postgres_ready, "redis": redis_ready})
+    document = openapi_document(services.catalog)
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(document)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -97,15 +134,23 @@ def create_app(services: Services) -> Starlette:
     app = Starlette(
         routes=[
             Route("/v1/actions", routes.list_actions, methods=["GET"]),
+            Route("/v1/actions/{action_id}/start", routes.start_action, methods=["POST"]),
             Route("/v1/actions/{action_id}/complete", routes.complete_action, methods=["POST"]),
             Route("/v1/leaderboards/{board}", routes.get_leaderboard, methods=["GET"]),
             Route("/v1/leaderboards/{board}/users/{user_id}", routes.get_user_rank, methods=["GET"]),
+            Route("/v1/admin/users/{user_id}/adjustments", admin.adjust_score, methods=["POST"]),
+            Route("/v1/admin/users/{user_id}/ban", admin.ban_user, methods=["POST"]),
+            Route("/v1/admin/users/{user_id}/unban", admin.unban_user, methods=["POST"]),
             Route("/healthz", health.healthz, methods=["GET"]),
             Route("/readyz", health.readyz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
         ],
-        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
-        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[
+            Middleware(MetricsMiddleware, metrics=metrics),
+            Middleware(ClientIpLimit, limiter=services.limiter, bucket=services.ip_bucket),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS | routes.UNAVAILABLE_HANDLERS,
         lifespan=lifespan,
     )
     app.state.services = services

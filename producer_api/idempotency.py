@@ -1,16 +1,25 @@
 """Idempotency-Key bookkeeping in Redis, and the event id a key always maps to.
 
-The event id is derived from (user, key), so a retry after any crash carries the same event id and the
-worker's ledger counts it once. Redis only remembers that a key was acknowledged, to answer
-"duplicate" without producing again; losing Redis loses no safety.
+The event id is derived from (user, ledger nonce), so a retry after any crash carries the same event
+id and the worker's ledger counts it once: that, not Redis, is what makes retries safe. Redis adds
+two niceties on top:
+
+* an acknowledged key answers ``duplicate`` without producing again;
+* a key whose first attempt is still in flight holds a *lease*: a concurrent duplicate waits for it
+  (and then answers the same event id) instead of producing a second copy. A lease that runs out
+  means its owner died between accepting and Kafka's acknowledgement; the next retry takes it over
+  and produces the same event again, which the ledger deduplicates.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import Enum
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -19,9 +28,47 @@ KEY_FORMAT = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 _NAMESPACE = uuid.UUID("6f1b7d4e-2a51-4c1e-9a43-5b0e5c2f7d10")
 TTL_SECONDS = 7 * 24 * 3600
 
+# KEYS[1] the key; ARGV[1] the new pending record (JSON), ARGV[2] lease ms, ARGV[3] ttl s.
+# Returns {outcome, record}: new | done | busy | orphaned (taken over: the lease is ours now).
+_CLAIM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local raw = redis.call('GET', KEYS[1])
+if not raw then
+  local rec = cjson.decode(ARGV[1])
+  rec['lease'] = now + tonumber(ARGV[2])
+  raw = cjson.encode(rec)
+  redis.call('SET', KEYS[1], raw, 'EX', ARGV[3])
+  return {'new', raw}
+end
+local rec = cjson.decode(raw)
+if rec['ack'] then return {'done', raw} end
+if tonumber(rec['lease']) > now then return {'busy', raw} end
+rec['lease'] = now + tonumber(ARGV[2])
+raw = cjson.encode(rec)
+redis.call('SET', KEYS[1], raw, 'EX', ARGV[3])
+return {'orphaned', raw}
+"""
+
+# KEYS[1] the key; ARGV[1] event id. Deletes a pending record of that event (a refused attempt).
+_RELEASE = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local rec = cjson.decode(raw)
+if rec['ack'] or rec['event_id'] ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+"""
+
 
 def event_id_for(user_id: str, nonce: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{user_id}\x00{nonce}"))
+
+
+class Claim(Enum):
+    NEW = "new"
+    DONE = "done"
+    BUSY = "busy"
+    ORPHANED = "orphaned"
 
 
 @dataclass(frozen=True)
@@ -29,41 +76,68 @@ class Remembered:
     event_id: str
     action_id: str
     points: int
-    acknowledged: bool
+    fingerprint: str
+    """What must be equal for a retry to be the same request (e.g. the ledger nonce)."""
+    acknowledged: bool = False
 
 
 class IdempotencyStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, *, scope: str = "idem", lease_seconds: float = 40.0,
+                 wait_seconds: float = 5.0) -> None:
         self._redis = redis
+        self._scope = scope
+        self._lease_ms = int(lease_seconds * 1000)
+        self._wait_s = wait_seconds
+        self._claim = redis.register_script(_CLAIM)
+        self._release = redis.register_script(_RELEASE)
 
-    @staticmethod
-    def _key(user_id: str, nonce: str) -> str:
-        return f"sb:idem:{user_id}:{nonce}"
+    def _key(self, user_id: str, key: str) -> str:
+        return f"sb:{{u:{user_id}}}:{self._scope}:{key}"
 
-    async def claim(self, user_id: str, nonce: str, record: Remembered) -> Remembered | None:
-        """Remember ``record`` unless the key is known; returns what was known before, if anything."""
+    async def claim(self, user_id: str, key: str, record: Remembered) -> tuple[Claim, Remembered]:
+        """Take the key for ``record``, or learn what holds it. Without Redis: NEW (the ledger still
+        counts the action once)."""
         try:
-            key = self._key(user_id, nonce)
-            created = await self._redis.set(key, _dump(record), nx=True, ex=TTL_SECONDS)
-            if created:
-                return None
-            raw = await self._redis.get(key)
+            outcome, raw = await self._claim(keys=[self._key(user_id, key)],
+                                             args=[_dump(record), self._lease_ms, TTL_SECONDS])
         except RedisError:
-            return None  # without Redis the ledger still counts the action once
-        return _load(raw) if raw is not None else None
+            return Claim.NEW, record
+        return Claim(_text(outcome)), _load(raw)
 
-    async def acknowledge(self, user_id: str, nonce: str, record: Remembered) -> None:
+    async def settle(self, user_id: str, key: str, record: Remembered) -> tuple[Claim, Remembered]:
+        """Claim, and if another attempt holds the key, wait (bounded) for it to finish or die."""
+        deadline = time.monotonic() + self._wait_s
+        while True:
+            outcome, known = await self.claim(user_id, key, record)
+            if outcome is not Claim.BUSY or time.monotonic() >= deadline:
+                return outcome, known
+            await asyncio.sleep(0.05)
+
+    async def acknowledge(self, user_id: str, key: str, record: Remembered) -> None:
         try:
-            done = Remembered(record.event_id, record.action_id, record.points, True)
-            await self._redis.set(self._key(user_id, nonce), _dump(done), ex=TTL_SECONDS)
+            await self._redis.set(self._key(user_id, key), _dump(replace(record, acknowledged=True)),
+                                  ex=TTL_SECONDS)
+        except RedisError:
+            pass
+
+    async def release(self, user_id: str, key: str, record: Remembered) -> None:
+        """Forget a pending claim whose attempt was refused, so the key can be used again."""
+        try:
+            await self._release(keys=[self._key(user_id, key)], args=[record.event_id])
         except RedisError:
             pass
 
 
 def _dump(record: Remembered) -> str:
-    return json.dumps([record.event_id, record.action_id, record.points, record.acknowledged])
+    return json.dumps({"event_id": record.event_id, "action_id": record.action_id, "points": record.points,
+                       "fp": record.fingerprint, "ack": record.acknowledged})
 
 
 def _load(raw: bytes | str) -> Remembered:
-    event_id, action_id, points, acknowledged = json.loads(raw)
-    return Remembered(str(event_id), str(action_id), int(points), bool(acknowledged))
+    data = json.loads(raw)
+    return Remembered(str(data["event_id"]), str(data["action_id"]), int(data["points"]), str(data["fp"]),
+                      bool(data["ack"]))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,18 +1,28 @@
-"""Use case: a user completed an action. Decide the points, append the event, answer once Kafka acked."""
+"""Use case: a user completed an action. Decide the points, append the event, answer once Kafka acked.
+
+Order of checks: catalog (404/409), ticket authenticity and binding (422/403), Idempotency-Key
+(duplicate / in progress / takeover), then for a new attempt ticket timing and the shared-state
+rules (single use, cooldown, daily cap). The ledger nonce is the Idempotency-Key, or for a ticketed
+action the ticket id, so one ticket can never be spent twice even under two different keys.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from producer_api.idempotency import IdempotencyStore, Remembered, event_id_for
-from scoreboard import codec
+from producer_api.completions import CompletionGuard, Reservation
+from producer_api.idempotency import Claim, IdempotencyStore, Remembered, event_id_for
+from scoreboard import codec, tickets
 from scoreboard.auth import Principal
-from scoreboard.catalog import Catalog
+from scoreboard.catalog import Action, Catalog
 from scoreboard.clock import Clock, to_datetime
 from scoreboard.events import ActionCompleted
 from scoreboard.publishing import Publisher
+from scoreboard.tickets import TicketKeyring, TicketRejected
 from scoreboard.topics import ACTIONS
 from scoreboard.web.problems import Problem
+
+_TICKET_STATUS = {"ticket-invalid": 422, "ticket-foreign": 403, "ticket-expired": 422, "ticket-too-early": 409}
 
 
 @dataclass(frozen=True)
@@ -34,29 +44,97 @@ def cloud_event_headers(event_id: str, event_type: str, occurred_at_us: int) -> 
     ]
 
 
+def ticket_problem(exc: TicketRejected) -> Problem:
+    status = _TICKET_STATUS.get(exc.reason, 422)
+    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
+    return Problem(status, exc.reason, exc.detail, headers=headers)
+
+
+def resolve_action(catalog: Catalog, action_id: str) -> Action:
+    action = catalog.get(action_id)
+    if action is None:
+        raise Problem(404, "unknown-action", f"no action {action_id!r} in the catalog")
+    if not action.enabled:
+        raise Problem(409, "action-disabled", f"action {action_id!r} is disabled")
+    return action
+
+
 class CompleteAction:
     def __init__(self, catalog: Catalog, publisher: Publisher, idempotency: IdempotencyStore,
-                 clock: Clock) -> None:
+                 clock: Clock, guard: CompletionGuard, keyring: TicketKeyring, ticket_ttl_s: int) -> None:
         self._catalog = catalog
         self._publisher = publisher
         self._idempotency = idempotency
         self._clock = clock
+        self._guard = guard
+        self._keyring = keyring
+        self._ticket_ttl_s = ticket_ttl_s
 
-    async def __call__(self, principal: Principal, action_id: str, nonce: str, request_id: str) -> Receipt:
-        action = self._catalog.get(action_id)
-        if action is None:
-            raise Problem(404, "unknown-action", f"no action {action_id!r} in the catalog")
-        if not action.enabled:
-            raise Problem(409, "action-disabled", f"action {action_id!r} is disabled")
-        record = Remembered(event_id_for(principal.user_id, nonce), action.action_id, action.points, False)
-        known = await self._idempotency.claim(principal.user_id, nonce, record)
-        if known is not None:
-            if known.action_id != action.action_id:
-                raise Problem(422, "idempotency-key-reused",
-                              "this Idempotency-Key was already used for another action")
-            if known.acknowledged:
-                return Receipt(known.event_id, known.action_id, known.points, duplicate=True)
-            record = known  # a retry of an unacknowledged attempt: producing again is safe
+    async def __call__(self, principal: Principal, action_id: str, key: str, request_id: str,
+                       ticket_token: str | None = None) -> Receipt:
+        user = principal.user_id
+        action = resolve_action(self._catalog, action_id)
+        ticket = self._authentic_ticket(principal, action, ticket_token)
+        nonce = ticket.ticket_id if ticket else key
+        record = Remembered(event_id_for(user, nonce), action.action_id, action.points, fingerprint=nonce)
+        outcome, known = await self._idempotency.settle(user, key, record)
+        if known.action_id != record.action_id or known.fingerprint != record.fingerprint:
+            raise Problem(422, "idempotency-key-reused",
+                          "this Idempotency-Key was already used for another action or ticket")
+        if outcome is Claim.DONE:
+            return Receipt(known.event_id, known.action_id, known.points, duplicate=True)
+        if outcome is Claim.BUSY:
+            raise Problem(409, "request-in-progress",
+                          "a request with this Idempotency-Key is still in progress; retry shortly",
+                          headers={"Retry-After": "1"})
+        now_us = self._clock.now_us()
+        reservation = Reservation(user, action, key, ticket.ticket_id if ticket else "", self._ticket_ttl_s, now_us)
+        try:
+            if ticket is not None and outcome is Claim.NEW:
+                tickets.check_timing(ticket, now_us=now_us, min_duration_seconds=action.min_duration_seconds)
+            refusal = await self._guard.reserve(reservation)
+        except TicketRejected as exc:
+            await self._idempotency.release(user, key, known)
+            raise ticket_problem(exc) from exc
+        except BaseException:
+            await self._idempotency.release(user, key, known)
+            raise
+        if refusal is not None:
+            await self._idempotency.release(user, key, known)
+            status, detail = {
+                "ticket-used": (409, "this ticket was already used"),
+                "cooldown": (429, f"action {action.action_id!r} is cooling down"),
+                "daily-cap": (429, f"the daily cap of {action.action_id!r} is reached"),
+            }[refusal.reason]
+            headers = {"Retry-After": str(refusal.retry_after_s)} if status == 429 else None
+            raise Problem(status, refusal.reason, detail, headers=headers)
+        try:
+            await self._publish(principal, action, nonce, known, request_id)
+        except BaseException:
+            await self._guard.release(reservation)
+            await self._idempotency.release(user, key, known)
+            raise
+        await self._idempotency.acknowledge(user, key, known)
+        return Receipt(known.event_id, known.action_id, known.points, duplicate=False)
+
+    def _authentic_ticket(self, principal: Principal, action: Action,
+                          token: str | None) -> tickets.Ticket | None:
+        if not action.requires_ticket:
+            if token is not None:
+                raise Problem(422, "ticket-not-expected", f"action {action.action_id!r} takes no ticket")
+            return None
+        if token is None:
+            raise Problem(422, "ticket-required",
+                          f"action {action.action_id!r} needs the ticket from POST .../start in the body")
+        try:
+            ticket = tickets.read(self._keyring, token)
+            tickets.check_binding(ticket, user_id=principal.user_id, action_id=action.action_id)
+        except TicketRejected as exc:
+            raise ticket_problem(exc) from exc
+        return ticket
+
+    async def _publish(self, principal: Principal, action: Action, nonce: str, record: Remembered,
+                       request_id: str) -> None:
         event = ActionCompleted(
             event_id=record.event_id,
             user_id=principal.user_id,
@@ -71,5 +149,3 @@ class CompleteAction:
             ACTIONS, principal.user_id, codec.encode(event),
             cloud_event_headers(event.event_id, "ActionCompleted", event.occurred_at_us),
         )
-        await self._idempotency.acknowledge(principal.user_id, nonce, record)
-        return Receipt(record.event_id, record.action_id, record.points, duplicate=False)

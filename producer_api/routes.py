@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
+import logging
 import uuid
 from typing import TYPE_CHECKING
 
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from producer_api.bodies import Field, read_json_body, validate
 from producer_api.idempotency import KEY_FORMAT
 from scoreboard import boards
 from scoreboard.auth import AuthError, Principal
-from scoreboard.web.problems import Problem
+from scoreboard.errors import DependencyUnavailable
+from scoreboard.web.problems import Problem, problem_response
 
 if TYPE_CHECKING:
     from producer_api.bootstrap import Services
+
+log = logging.getLogger(__name__)
+COMPLETE_BODY = {"ticket": Field(str, required=False, low=1, high=1024)}
 
 
 def services(request: Request) -> Services:
@@ -23,60 +30,65 @@ def services(request: Request) -> Services:
     return found
 
 
-def authenticate(request: Request) -> Principal:
+async def authenticate(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "unauthorized", "a Bearer token is required",
                       headers={"WWW-Authenticate": 'Bearer realm="scoreboard"'})
+    verifier = services(request).verifier
     try:
-        return services(request).verifier.verify(token.strip())
+        if verifier.blocking:
+            return await asyncio.to_thread(verifier.verify, token.strip())
+        return verifier.verify(token.strip())
     except AuthError as exc:
         raise Problem(401, "unauthorized", str(exc),
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
 
 
-async def complete_action(request: Request) -> Response:
-    principal = authenticate(request)
-    nonce = request.headers.get("idempotency-key", "")
-    if not KEY_FORMAT.match(nonce):
+async def command_principal(request: Request) -> Principal:
+    """The authenticated caller of a command, within their per-user rate limit."""
+    principal = await authenticate(request)
+    found = services(request)
+    await found.limiter.enforce(found.user_bucket, principal.user_id)
+    return principal
+
+
+def idempotency_key(request: Request) -> str:
+    key = request.headers.get("idempotency-key", "")
+    if not KEY_FORMAT.match(key):
         raise Problem(422, "invalid-idempotency-key",
                       "the Idempotency-Key header is required: 8 to 128 characters of [A-Za-z0-9._:-]")
-    await read_json_body(request)
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-    receipt = await services(request).complete(principal, request.path_params["action_id"], nonce, request_id)
-    body = {
+    return key
+
+
+def request_id(request: Request) -> str:
+    given = request.headers.get("x-request-id", "")
+    return given if KEY_FORMAT.match(given) else uuid.uuid4().hex
+
+
+async def start_action(request: Request) -> Response:
+    principal = await command_principal(request)
+    found = services(request)
+    validate(await read_json_body(request, found.settings.max_body_bytes), {})
+    issued = found.start(principal, request.path_params["action_id"])
+    return JSONResponse(issued.to_json(), status_code=201)
+
+
+async def complete_action(request: Request) -> Response:
+    principal = await command_principal(request)
+    key = idempotency_key(request)
+    found = services(request)
+    body = validate(await read_json_body(request, found.settings.max_body_bytes), COMPLETE_BODY)
+    receipt = await found.complete(principal, request.path_params["action_id"], key, request_id(request),
+                                   body.get("ticket"))
+    answer = {
         "event_id": receipt.event_id,
         "status": "duplicate" if receipt.duplicate else "accepted",
         "action_id": receipt.action_id,
         "points": receipt.points,
     }
-    return JSONResponse(body, status_code=200 if receipt.duplicate else 202)
-
-
-async def read_json_body(request: Request) -> dict[str, object]:
-    """An optional JSON object body, size-capped; anything else is a clear 4xx."""
-    limit = services(request).settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Problem(413, "payload-too-large", f"the body must be at most {limit} bytes")
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise Problem(413, "payload-too-large", f"the body must be at most {limit} bytes")
-    if not raw.strip():
-        return {}
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
-        raise Problem(415, "unsupported-media-type", "the body must be application/json")
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise Problem(400, "malformed-json", "the body is not valid JSON") from exc
-    if not isinstance(body, dict):
-        raise Problem(422, "invalid-body", "the body must be a JSON object")
-    return body
+    return JSONResponse(answer, status_code=200 if receipt.duplicate else 202)
 
 
 async def list_actions(request: Request) -> Response:
@@ -126,3 +138,13 @@ async def get_user_rank(request: Request) -> Response:
     if entry is None:
         raise Problem(404, "user-not-ranked", f"user {user_id!r} has no score on {board}")
     return JSONResponse({"board": board, "user_id": entry.user_id, "rank": entry.rank, "score": entry.score})
+
+
+async def on_unavailable(request: Request, exc: Exception) -> Response:
+    """Kafka, Redis or the key set did not answer: 503, the client may retry with the same key."""
+    log.warning("dependency unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(503, "dependency-unavailable", "a dependency did not answer; retry shortly",
+                            instance=request.url.path, headers={"Retry-After": "2"})
+
+
+UNAVAILABLE_HANDLERS = {DependencyUnavailable: on_unavailable, RedisError: on_unavailable}

@@ -1,0 +1,137 @@
+"""The Redis-side rules of ingest against real Redis: atomic under concurrency, refunded when refused."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import httpx
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from producer_api.completions import CompletionGuard, Reservation
+from producer_api.idempotency import Claim, IdempotencyStore, Remembered
+from producer_api.ratelimit import Bucket, ClientIpLimit, RateLimiter
+from scoreboard.catalog import Action
+from scoreboard.settings import merged_environment
+
+T = TypeVar("T")
+NOW_US = 1_800_000_000_000_000
+
+
+def with_redis(body: Callable[[Redis], Awaitable[T]]) -> T:
+    async def run() -> T:
+        redis = Redis.from_url(merged_environment()["SCOREBOARD_REDIS_URL"])
+        try:
+            return await body(redis)
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(run())
+
+
+def fresh() -> str:
+    return uuid.uuid4().hex
+
+
+def test_the_token_bucket_admits_exactly_its_burst_under_concurrency() -> None:
+    """50 simultaneous takes on a bucket of 10 (slow refill): exactly 10 pass, the rest carry retry hints."""
+    async def body(redis: Redis) -> None:
+        limiter, bucket, subject = RateLimiter(redis), Bucket("test", 0.01, 10), f"s-{fresh()}"
+        verdicts = await asyncio.gather(*(limiter.take(bucket, subject) for _ in range(50)))
+        assert sum(v.allowed for v in verdicts) == 10
+        refused = next(v for v in verdicts if not v.allowed)
+        assert refused.remaining == 0 and refused.retry_after_s >= 1 and refused.limit == 10
+        assert refused.headers()["Retry-After"] == str(refused.retry_after_s)
+    with_redis(body)
+
+
+def test_the_client_ip_limit_answers_a_429_problem_with_headers() -> None:
+    """Per-IP bucket of 3: the 4th request from one address is 429 problem+json; other addresses and
+    non-/v1/ paths are unaffected."""
+    async def body(redis: Redis) -> None:
+        async def ok(request: Request) -> Response:
+            return JSONResponse({"ok": True})
+
+        bucket = Bucket(f"ip-{fresh()}", 0.01, 3)
+        app = Starlette(routes=[Route("/v1/x", ok), Route("/healthz", ok)],
+                        middleware=[Middleware(ClientIpLimit, limiter=RateLimiter(redis), bucket=bucket)])
+
+        def client(address: str) -> httpx.AsyncClient:
+            return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 1234)),
+                                     base_url="http://api")
+
+        async with client("10.0.0.1") as one, client("10.0.0.2") as two:
+            statuses = [(await one.get("/v1/x")).status_code for _ in range(4)]
+            assert statuses == [200, 200, 200, 429]
+            limited = await one.get("/v1/x")
+            assert limited.headers["content-type"] == "application/problem+json"
+            assert limited.headers["RateLimit-Limit"] == "3" and limited.headers["RateLimit-Remaining"] == "0"
+            assert int(limited.headers["Retry-After"]) >= 1
+            assert (await one.get("/healthz")).status_code == 200
+            assert (await two.get("/v1/x")).status_code == 200
+    with_redis(body)
+
+
+def reservation(user: str, action: Action, owner: str, ticket_id: str = "") -> Reservation:
+    return Reservation(user, action, owner, ticket_id, 60, NOW_US)
+
+
+def test_a_daily_cap_admits_exactly_the_cap_under_concurrency_and_refunds_on_release() -> None:
+    """20 different requests race for a cap of 3: 3 pass; releasing one lets exactly one more in."""
+    async def body(redis: Redis) -> None:
+        guard, user = CompletionGuard(redis), f"u-{fresh()}"
+        capped = Action("capped", "Capped", 1, daily_cap=3)
+        attempts = [reservation(user, capped, f"key-{n}") for n in range(20)]
+        refusals = await asyncio.gather(*(guard.reserve(r) for r in attempts))
+        winners = [r for r, refusal in zip(attempts, refusals, strict=True) if refusal is None]
+        assert len(winners) == 3
+        assert {r.reason for r in refusals if r is not None} == {"daily-cap"}
+        assert await guard.reserve(winners[0]) is None  # the same request again: its own reservation
+        await guard.release(winners[0])
+        again = await asyncio.gather(*(guard.reserve(r) for r in attempts if r not in winners))
+        assert sum(refusal is None for refusal in again) == 1
+    with_redis(body)
+
+
+def test_a_ticket_is_redeemed_by_exactly_one_request() -> None:
+    """Ten requests with different Idempotency-Keys race to spend one ticket: one wins, nine get ticket-used."""
+    async def body(redis: Redis) -> None:
+        guard, user, ticket = CompletionGuard(redis), f"u-{fresh()}", f"tkt.{fresh()}"
+        boss = Action("boss", "Boss", 250, requires_ticket=True)
+        refusals = await asyncio.gather(*(guard.reserve(reservation(user, boss, f"key-{n}", ticket))
+                                          for n in range(10)))
+        assert sum(r is None for r in refusals) == 1
+        assert {r.reason for r in refusals if r is not None} == {"ticket-used"}
+    with_redis(body)
+
+
+def test_a_cooldown_blocks_other_requests_but_not_the_same_one() -> None:
+    """cooldown_seconds: the owner passes again (a retry), anyone else is refused with the time left."""
+    async def body(redis: Redis) -> None:
+        guard, user = CompletionGuard(redis), f"u-{fresh()}"
+        cool = Action("cool", "Cool", 10, cooldown_seconds=30)
+        assert await guard.reserve(reservation(user, cool, "key-a")) is None
+        assert await guard.reserve(reservation(user, cool, "key-a")) is None
+        refusal = await guard.reserve(reservation(user, cool, "key-b"))
+        assert refusal is not None and refusal.reason == "cooldown" and 29 <= refusal.retry_after_s <= 30
+    with_redis(body)
+
+
+def test_concurrent_claims_of_one_key_have_one_owner() -> None:
+    """Twenty simultaneous claims of one Idempotency-Key: one NEW, the rest see it in flight."""
+    async def body(redis: Redis) -> None:
+        store, user, key = IdempotencyStore(redis, lease_seconds=30), f"u-{fresh()}", f"key-{fresh()}"
+        record = Remembered("e-1", "win-match", 100, key)
+        outcomes = await asyncio.gather(*(store.claim(user, key, record) for _ in range(20)))
+        assert sorted(o.value for o, _ in outcomes) == ["busy"] * 19 + ["new"]
+        await store.acknowledge(user, key, record)
+        outcome, known = await store.claim(user, key, record)
+        assert outcome is Claim.DONE and known.acknowledged and known.event_id == "e-1"
+    with_redis(body)
