@@ -31,7 +31,9 @@ def test_the_document_is_openapi_3_1_and_lists_every_api_route(system: System) -
 
 @pytest.mark.timeout(180)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(system: System, tmp_path: Path) -> None:
-    """A bounded schemathesis run (examples and fuzzing; its coverage phase crashes inside hypothesis on 3.11) as an admin caller passes every check."""
+    """A bounded schemathesis run as an admin caller passes every check.
+
+    Phases: examples and fuzzing (the coverage phase crashes inside hypothesis on Python 3.11.7)."""
     token = Caller(system.api_url, system.env["SCOREBOARD_JWT_SECRET"]).token("schemathesis-admin", roles=("admin",))
     command = [
         str(Path(sys.executable).with_name("schemathesis")), "run", system.api_url + "/openapi.json",

@@ -27,7 +27,8 @@ def topic_ends(bootstrap: str, topic: str = ACTIONS) -> dict[int, int]:
         consumer.close()
 
 
-def records_since(bootstrap: str, since: dict[int, int], topic: str = ACTIONS) -> list[tuple[str, Any, dict[str, bytes]]]:
+def records_since(bootstrap: str, since: dict[int, int],
+                  topic: str = ACTIONS) -> list[tuple[str, Any, dict[str, bytes]]]:
     """(key, decoded event, headers) of every record written after ``since``, up to the current end."""
     ends = topic_ends(bootstrap, topic)
     consumer = _consumer(bootstrap)
