@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from scoreboard.errors import ConfigurationError
+from scoreboard.errors import ConfigurationError, ScoreboardError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--apis", type=int, default=1)
     run.add_argument("--workers", type=int, default=1)
     run.add_argument("--gateways", type=int, default=1)
-    sub.add_parser("rebuild", help="drop and rebuild the projections from the log")
+    rebuild = sub.add_parser("rebuild", help="drop and rebuild the projections from the log")
+    rebuild.add_argument("--force", action="store_true", help="even while workers run (unsafe)")
+    sub.add_parser("provision", help="create the topics and apply the SQL migrations")
     sub.add_parser("bench", help="run the benchmark suite")
     return parser
 
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         return _run(args)
-    except ConfigurationError as exc:
+    except ScoreboardError as exc:
         print(f"scoreboard: {exc}", file=sys.stderr)
         return 2
 
@@ -57,6 +59,15 @@ def _run(args: argparse.Namespace) -> int:
         from scoreboard.supervisor import run_local
 
         return run_local(args.apis, args.workers, args.gateways)
+    elif args.command == "rebuild":
+        from stream_app.rebuild import main as rebuild_main
+
+        return rebuild_main(force=args.force)
+    elif args.command == "provision":
+        from scoreboard.provision import provision
+        from scoreboard.settings import merged_environment
+
+        provision(merged_environment())
     elif args.command == "stack":
         from scoreboard import stack
 

@@ -193,7 +193,9 @@ class _State:
         total_after = 0
         for board in boards_for(event.occurred_at_us):
             before = self.standing(board, event.user_id)
-            after = Standing(before.score + points, before.seq + 1, event.occurred_at_us, before.visible)
+            # Zero points leave the score, so the time it was reached, unchanged (unless it is new).
+            reached = event.occurred_at_us if points or before.seq == 0 else before.reached_at_us
+            after = Standing(before.score + points, before.seq + 1, reached, before.visible)
             self._write(board, event.user_id, after)
             if board == GLOBAL:
                 total_after = after.score

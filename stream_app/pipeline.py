@@ -65,7 +65,8 @@ class Pipeline:
         self._publisher = publisher
         self._clock = clock
 
-    async def process(self, records: Sequence[RawRecord]) -> BatchReport:
+    async def process(self, records: Sequence[RawRecord], *, announce: bool = True) -> BatchReport:
+        """Apply a batch; with ``announce`` false (a rebuild) nothing is published downstream."""
         events, undecodable = self._decode(records)
         now = self._clock.now_us()
         applied = await self._ledger.apply_batch(events, now) if events else AppliedBatch(BatchOutcome())
@@ -76,9 +77,10 @@ class Pipeline:
         to_publish = [u for u in updates if u.changed or u.board in replayed_boards]
         outcome = applied.outcome
         rejections = [*outcome.rejected, *applied.replayed_rejections, *undecodable]
-        await self._publish(outcome.score_changes(applied.replayed_entries), to_publish, rejections, now)
-        await self._republish_if_overtaken(to_publish)
-        self._crash.point("after_kafka_publish")
+        if announce:
+            await self._publish(outcome.score_changes(applied.replayed_entries), to_publish, rejections, now)
+            await self._republish_if_overtaken(to_publish)
+            self._crash.point("after_kafka_publish")
         return BatchReport(len(outcome.accepted), len(outcome.replayed), len(outcome.duplicates),
                            len(rejections), sum(1 for u in updates if u.changed))
 
@@ -120,6 +122,19 @@ class Pipeline:
             reject = RejectedAction(r.event_id, r.user_id, r.reason, r.partition, r.offset, r.rejected_at_us)
             records.append((REJECTED, r.user_id, codec.encode(reject),
                             cloud_event_headers(r.event_id or f"{r.partition}@{r.offset}", "RejectedAction",
+                                                self._source, now)))
+        if records:
+            await self._publisher.publish_many(records)
+
+    async def announce_boards(self, boards: Sequence[str]) -> None:
+        """Publish the current top N of each board (after a rebuild, so gateways show the new state)."""
+        now = self._clock.now_us()
+        records: list[tuple[str, str, bytes, Sequence[tuple[str, bytes]]]] = []
+        for board in boards:
+            version, entries = await self._boards.top(board, self._boards.top_n)
+            event = LeaderboardChanged(board, max(version, now), tuple(entries), now)
+            records.append((LEADERBOARD_CHANGES, board, codec.encode(event),
+                            cloud_event_headers(f"{board}@{event.board_version}", "LeaderboardChanged",
                                                 self._source, now)))
         if records:
             await self._publisher.publish_many(records)

@@ -41,7 +41,9 @@ class Reference:
             for board in boards_for(event.occurred_at_us):
                 board_scores = self.scores.setdefault(board, {})
                 board_scores[event.user_id] = board_scores.get(event.user_id, 0) + points
-                self.reached.setdefault(board, {})[event.user_id] = event.occurred_at_us
+                reached = self.reached.setdefault(board, {})
+                if points or event.user_id not in reached:
+                    reached[event.user_id] = event.occurred_at_us
         return self
 
     @property

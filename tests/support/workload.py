@@ -8,7 +8,7 @@ import uuid
 
 from scoreboard import codec
 from scoreboard.cloudevents import cloud_event_headers
-from scoreboard.events import ActionCompleted, LogEvent
+from scoreboard.events import ActionCompleted, LogEvent, ScoreAdjusted, UserBanned, UserUnbanned
 from scoreboard.publishing import Publisher
 from scoreboard.topics import ACTIONS
 
@@ -37,6 +37,29 @@ def actions_with_duplicates(count: int, users: int, *, start_us: int, step_us: i
         events.append(event)
         by_user.setdefault(user, []).append(event)
     return events
+
+
+def mixed_log(count: int, users: int, *, start_us: int, step_us: int = 1000, seed: int = 3) -> list[LogEvent]:
+    """Actions with duplicates, plus admin adjustments (some negative) and ban/unban toggles."""
+    rng = random.Random(seed)
+    events: list[LogEvent] = list(actions_with_duplicates(count, users, start_us=start_us, step_us=step_us,
+                                                          seed=seed))
+    names = sorted({e.user_id for e in events})
+    banned: set[str] = set()
+    mixed: list[LogEvent] = []
+    for i, event in enumerate(events):
+        mixed.append(event)
+        roll = rng.random()
+        user = rng.choice(names)
+        at = event.occurred_at_us
+        if roll < 0.04:
+            mixed.append(ScoreAdjusted(str(uuid.uuid4()), user, rng.randint(-150, 150), "test", "root",
+                                       f"adj-{i}", at))
+        elif roll < 0.05:
+            kind = UserUnbanned if user in banned else UserBanned
+            banned.symmetric_difference_update({user})
+            mixed.append(kind(str(uuid.uuid4()), user, "test", "root", at))
+    return mixed
 
 
 async def produce(bootstrap: str, events: list[LogEvent], *, chunk: int = 100, pause_s: float = 0.0) -> None:

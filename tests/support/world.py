@@ -31,6 +31,7 @@ _CLAIM = "test:world-claim"
 class World:
     env: dict[str, str]
     name: str
+    start_offsets: dict[int, int]
 
     @property
     def database_url(self) -> str:
@@ -50,7 +51,7 @@ def _with_path(url: str, path: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
-def start_group_at_end(bootstrap: str, group_id: str) -> None:
+def start_group_at_end(bootstrap: str, group_id: str) -> dict[int, int]:
     """Commit the actions topic's current end offsets for a new consumer group, so a world's worker
     sees only the actions of its own test run, not the whole history of a long-lived dev stack."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
@@ -61,6 +62,7 @@ def start_group_at_end(bootstrap: str, group_id: str) -> None:
             _, high = consumer.get_watermark_offsets(TopicPartition(ACTIONS, partition), timeout=10)
             offsets.append(TopicPartition(ACTIONS, partition, high))
         consumer.commit(offsets=offsets, asynchronous=False)
+        return {tp.partition: tp.offset for tp in offsets}
     finally:
         consumer.close()
 
@@ -95,9 +97,9 @@ def isolated_world() -> Iterator[World]:
         "SCOREBOARD_REDIS_URL": redis_url,
         "SCOREBOARD_WORKER_ID": f"scoreboard-worker-{name}",
     }
-    start_group_at_end(base["SCOREBOARD_KAFKA_BOOTSTRAP"], env["SCOREBOARD_WORKER_ID"])
+    start = start_group_at_end(base["SCOREBOARD_KAFKA_BOOTSTRAP"], env["SCOREBOARD_WORKER_ID"])
     try:
-        yield World(env=env, name=name)
+        yield World(env=env, name=name, start_offsets=start)
     finally:
         redis.Redis.from_url(redis_url).flushdb()
         with psycopg.connect(admin_url, autocommit=True) as conn:

@@ -1,0 +1,146 @@
+"""``scoreboard rebuild``: drop the Postgres and Redis projections and replay the log into them.
+
+Stop the workers first (the command refuses while the worker group has live members, unless
+``--force``). It reads ``scoreboard.actions.v1`` from the start to the end offsets it saw when it
+began, through the same pipeline code as the live worker but without re-announcing ScoreChanged;
+at the end it publishes each board's top N so gateways show the rebuilt state. Workers restarted
+afterwards resume from their committed offsets; what they see again is recognised as a replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import psycopg
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+from tqdm import tqdm
+
+from projections.ledger import Ledger
+from projections.ranking import Boards
+from scoreboard.clock import SystemClock
+from scoreboard.errors import ScoreboardError
+from scoreboard.publishing import Publisher
+from scoreboard.settings import Settings
+from scoreboard.topics import ACTIONS
+from stream_app.pipeline import Pipeline, RawRecord
+
+log = logging.getLogger(__name__)
+PROJECTION_TABLES = ("ledger", "board_scores", "user_status", "rejections", "log_positions")
+
+
+class WorkersStillRunning(ScoreboardError):
+    """The worker group has live members; a rebuild would race with them."""
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    events: int
+    seconds: float
+    boards: int
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+def ensure_workers_stopped(settings: Settings) -> None:
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    futures = admin.describe_consumer_groups([settings.worker_id], request_timeout=10)
+    try:
+        description = futures[settings.worker_id].result()
+    except KafkaException:
+        return  # the group does not exist: nothing runs
+    if description.members:
+        raise WorkersStillRunning(
+            f"consumer group {settings.worker_id!r} has {len(description.members)} live member(s): "
+            "stop the workers first (or pass --force)")
+
+
+def drop_projections(settings: Settings) -> None:
+    with psycopg.connect(settings.require_database(), autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(PROJECTION_TABLES)}")
+
+
+async def _drop_redis_boards(redis: Redis) -> int:
+    dropped = 0
+    async for key in redis.scan_iter(match="sb:{*}:*", count=1000):
+        await redis.unlink(key)
+        dropped += 1
+    return dropped
+
+
+def _end_offsets(consumer: Consumer) -> dict[int, int]:
+    metadata = consumer.list_topics(ACTIONS, timeout=10)
+    return {p: consumer.get_watermark_offsets(TopicPartition(ACTIONS, p), timeout=10)[1]
+            for p in metadata.topics[ACTIONS].partitions}
+
+
+async def rebuild(settings: Settings, *, start_offsets: Mapping[int, int] | None = None,
+                  batch_size: int = 5000, progress: bool = True) -> RebuildReport:
+    """Drop the projections and replay the log (from ``start_offsets``, default the beginning)."""
+    drop_projections(settings)
+    redis = Redis.from_url(settings.redis_url)
+    pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(settings.require_database(), min_size=1,
+                                                                     max_size=2, open=False)
+    publisher = Publisher(settings.kafka_bootstrap, client_id="scoreboard-rebuild")
+    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "scoreboard-rebuild",
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    started = time.perf_counter()
+    try:
+        await _drop_redis_boards(redis)
+        await pool.open(wait=True)
+        boards = Boards(redis, settings.top_n)
+        pipeline = Pipeline(Ledger(pool), boards, publisher, SystemClock(), source="/scoreboard/rebuild")
+        ends = _end_offsets(consumer)
+        starts = {p: (start_offsets or {}).get(p, 0) for p in ends}
+        total = sum(max(0, ends[p] - starts[p]) for p in ends)
+        consumer.assign([TopicPartition(ACTIONS, p, starts[p]) for p in ends if ends[p] > starts[p]])
+        remaining = {p for p in ends if ends[p] > starts[p]}
+        done = 0
+        bar = tqdm(total=total, unit="ev", disable=not progress, file=sys.stderr, desc="rebuild")
+        while remaining:
+            messages = await asyncio.to_thread(consumer.consume, batch_size, 1.0)
+            records = []
+            for message in messages:
+                if message.error() or message.partition() not in remaining:
+                    continue
+                if message.offset() >= ends[message.partition()]:
+                    continue
+                records.append(RawRecord(message.key(), message.value(), message.partition(), message.offset()))
+                if message.offset() >= ends[message.partition()] - 1:
+                    remaining.discard(message.partition())
+            if not messages:
+                positions = consumer.position([TopicPartition(ACTIONS, p) for p in remaining])
+                remaining -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
+            if records:
+                await pipeline.process(records, announce=False)
+                done += len(records)
+                bar.update(len(records))
+        bar.close()
+        touched = {key.decode().split("}")[0][4:] async for key in redis.scan_iter(match="sb:{*}:v")}
+        await pipeline.announce_boards(sorted(touched))
+        return RebuildReport(done, time.perf_counter() - started, len(touched))
+    finally:
+        consumer.close()
+        publisher.close()
+        await pool.close()
+        await redis.aclose()
+
+
+def main(settings: Settings | None = None, force: bool = False) -> int:
+    settings = settings or Settings.from_env()
+    if not force:
+        ensure_workers_stopped(settings)
+    report = asyncio.run(rebuild(settings))
+    print(f"rebuilt {report.events} events into {report.boards} boards in {report.seconds:.1f} s "
+          f"({report.events_per_second:,.0f} events/s)")
+    return 0
