@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from gateway import push
-from gateway.feed import Feed
+from gateway.feed import Feed, kafka_consumer
 from gateway.hub import Hub
 from scoreboard.clock import Clock, SystemClock
 from scoreboard.settings import Settings
@@ -26,6 +26,8 @@ from scoreboard.web.metrics import HttpMetrics, MetricsMiddleware
 from scoreboard.web.problems import EXCEPTION_HANDLERS
 
 STATIC = Path(__file__).resolve().parent / "static"
+# The server drops larger frames (1009) before the app reads them; the app's own limit is smaller.
+WS_MAX_FRAME_BYTES = 16 * 1024
 
 
 @dataclass
@@ -38,7 +40,7 @@ class GatewayServices:
 
 def build_services(settings: Settings) -> GatewayServices:
     hub = Hub()
-    return GatewayServices(settings, hub, Feed(settings.kafka_bootstrap, hub), SystemClock())
+    return GatewayServices(settings, hub, Feed(kafka_consumer(settings.kafka_bootstrap), hub), SystemClock())
 
 
 def create_app(services: GatewayServices) -> Starlette:
@@ -46,6 +48,9 @@ def create_app(services: GatewayServices) -> Starlette:
     metrics = HttpMetrics(registry)
     connections = Gauge("gateway_connections", "open WebSocket and SSE subscriptions", registry=registry)
     connections.set_function(services.hub.connection_count)
+    lagging = Gauge("gateway_lagging_subscriptions", "subscriptions behind their board's latest version",
+                    registry=registry)
+    lagging.set_function(services.hub.lagging_count)
 
     async def feed_ready() -> bool:
         return services.feed.connected and services.feed.caught_up.is_set()
@@ -88,4 +93,4 @@ def main(settings: Settings | None = None) -> None:
 
     settings = settings or Settings.from_env()
     uvicorn.run(create_app(build_services(settings)), host=settings.gateway_host, port=settings.gateway_port,
-                log_level="warning", timeout_graceful_shutdown=5)
+                log_level="warning", timeout_graceful_shutdown=5, ws_max_size=WS_MAX_FRAME_BYTES)

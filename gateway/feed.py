@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 
 from gateway.hub import BoardState, Hub
 from scoreboard import codec
@@ -16,33 +17,62 @@ from scoreboard.events import LeaderboardChanged
 from scoreboard.topics import LEADERBOARD_CHANGES
 
 log = logging.getLogger(__name__)
+FIRST_RETRY_S = 0.5
+MAX_RETRY_S = 10.0
+
+
+class ChangeConsumer(Protocol):
+    """The part of ``AIOKafkaConsumer`` the feed uses; tests hand in a fake."""
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def getmany(self, *partitions: TopicPartition, timeout_ms: int = 0,
+                      max_records: int | None = None) -> Mapping[TopicPartition, Sequence[Any]]: ...
+    def assignment(self) -> set[TopicPartition]: ...
+    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]: ...
+    async def position(self, partition: TopicPartition) -> int: ...
+
+
+def kafka_consumer(bootstrap: str) -> Callable[[], ChangeConsumer]:
+    def build() -> ChangeConsumer:
+        # Without a group id, a subscription gets every partition and starts from the earliest offset.
+        consumer: ChangeConsumer = AIOKafkaConsumer(
+            LEADERBOARD_CHANGES, bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
+            auto_offset_reset="earliest")
+        return consumer
+    return build
 
 
 class Feed:
-    def __init__(self, bootstrap: str, hub: Hub) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, consumers: Callable[[], ChangeConsumer], hub: Hub,
+                 first_retry_s: float = FIRST_RETRY_S) -> None:
+        self._consumers = consumers
         self._hub = hub
+        self._first_retry_s = first_retry_s
         self.caught_up = asyncio.Event()
         self.connected = False
+        self.reconnects = 0
 
     async def run(self) -> None:
-        """Consume forever; reconnects by itself after broker failures."""
-        delay = 0.5
+        """Consume forever. A broker that is down at start or goes away later is retried with backoff;
+        while connected, aiokafka itself reconnects to a restarted broker and resumes at its position."""
+        delay = self._first_retry_s
         while True:
             try:
                 await self._consume()
             except asyncio.CancelledError:
                 raise
-            except (KafkaError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure of the feed must not end it
+                if self.connected:
+                    delay = self._first_retry_s
                 self.connected = False
-                log.warning("leaderboard feed lost Kafka (%r); reconnecting in %.1fs", exc, delay)
+                self.reconnects += 1
+                log.warning("leaderboard feed failed (%r); reconnecting in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, MAX_RETRY_S)
 
     async def _consume(self) -> None:
-        # Without a group id, a subscription gets every partition and starts from the earliest offset.
-        consumer = AIOKafkaConsumer(LEADERBOARD_CHANGES, bootstrap_servers=self._bootstrap,
-                                    enable_auto_commit=False, group_id=None, auto_offset_reset="earliest")
+        consumer = self._consumers()
         await consumer.start()
         try:
             end: dict[TopicPartition, int] = {}
@@ -72,4 +102,3 @@ class Feed:
         if isinstance(event, LeaderboardChanged):
             entries = tuple((e.rank, e.user_id, e.score) for e in event.entries)
             self._hub.publish(BoardState(event.board, event.board_version, entries))
-

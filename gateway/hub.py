@@ -86,3 +86,12 @@ class Hub:
 
     def connection_count(self) -> int:
         return sum(len(s) for s in self._subscribers.values())
+
+    def lagging_count(self) -> int:
+        """Subscriptions not yet handed their board's latest state: slow or stalled clients."""
+        behind = 0
+        for board, subscriptions in self._subscribers.items():
+            latest = self._latest.get(board)
+            if latest is not None:
+                behind += sum(1 for s in subscriptions if s.sent_version < latest.version)
+        return behind

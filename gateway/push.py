@@ -1,28 +1,33 @@
-"""WebSocket and SSE endpoints: a snapshot first, then one frame per newer version, conflated."""
+"""The push endpoints: WebSocket ``/v1/leaderboards/{board}/ws`` and SSE ``.../events``.
+
+Both admit the same way (board, Origin, cap, gateway caught up), then stream a ``BoardStream``.
+Refusals on the WebSocket are sent after the handshake as a close code with a reason, so a client
+(a browser too) can read them: 1008 policy (unknown board, Origin, bad inbound frames), 1013 try
+again later (cap, catching up). SSE refusals are problem+json (404, 403, 503 with Retry-After).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import logging
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from gateway.hub import BoardState, Subscription
-from scoreboard import boards
+from gateway import admission
+from gateway.inbound import FrameLimiter, Invalid, Ping, Resume, Violation, parse_frame
+from gateway.sse import EventStreamResponse
+from gateway.stream import BoardStream, Push
 from scoreboard.web.problems import Problem
 
 if TYPE_CHECKING:
     from gateway.bootstrap import GatewayServices
 
-CLOSE_POLICY = 1008
-CLOSE_TRY_AGAIN = 1013
-MAX_INBOUND_BYTES = 1024
+log = logging.getLogger(__name__)
 
 
 def services(conn: HTTPConnection) -> GatewayServices:
@@ -30,122 +35,92 @@ def services(conn: HTTPConnection) -> GatewayServices:
     return found
 
 
-def origin_allowed(conn: HTTPConnection) -> bool:
-    """An Origin must be in SCOREBOARD_ALLOWED_ORIGINS; without that setting, only the same host."""
-    origin = conn.headers.get("origin")
-    if origin is None:
-        return True  # not a browser
-    allowed = services(conn).settings.allowed_origins
-    if allowed:
-        return "*" in allowed or origin in allowed
-    return urlsplit(origin).netloc == conn.headers.get("host", "")
+async def _admit(conn: HTTPConnection) -> admission.Refusal | None:
+    svc = services(conn)
+    refusal = admission.check(conn.path_params["board"], conn.headers.get("origin"),
+                              conn.headers.get("host", ""), svc.settings, svc.hub, svc.clock)
+    if refusal is None and not svc.feed.caught_up.is_set():
+        # A snapshot before the history is read would show an old or empty board.
+        try:
+            await asyncio.wait_for(svc.feed.caught_up.wait(), svc.settings.gateway_catch_up_wait_seconds)
+        except TimeoutError:
+            return admission.CATCHING_UP
+    return refusal
 
 
-def resolve_board(conn: HTTPConnection) -> str | None:
-    try:
-        return boards.resolve(conn.path_params["board"], services(conn).clock.now_us())
-    except boards.UnknownBoard:
-        return None
+def _open_stream(conn: HTTPConnection, last_seen: int | None = None) -> BoardStream:
+    svc = services(conn)
+    return BoardStream(svc.hub, conn.path_params["board"], svc.clock, svc.settings.heartbeat_seconds,
+                       last_seen=last_seen)
+
+
+def render_frame(push: Push) -> str:
+    if push.state is None:
+        return '{"type":"heartbeat"}'
+    return json.dumps(push.state.frame(push.kind), separators=(",", ":"))
 
 
 async def websocket_endpoint(ws: WebSocket) -> None:
-    svc = services(ws)
-    board = resolve_board(ws)
-    if board is None or not origin_allowed(ws):
-        await ws.close(code=CLOSE_POLICY, reason="unknown board" if board is None else "origin not allowed")
+    refusal = await _admit(ws)
+    if refusal is not None:
+        await ws.accept()
+        await ws.close(code=refusal.close_code, reason=refusal.detail[:120])
         return
-    if svc.hub.connection_count() >= svc.settings.gateway_max_connections:
-        await ws.close(code=CLOSE_TRY_AGAIN, reason="too many connections; try again later")
-        return
-    await ws.accept()
-    subscription = svc.hub.subscribe(board)
+    settings = services(ws).settings
+    stream = _open_stream(ws)  # subscribed before any await, so the cap check above cannot be raced
     try:
-        await _send(ws, svc.hub.latest(board), "snapshot", subscription)
-        receiver = asyncio.create_task(_receive(ws, subscription, svc))
-        try:
-            while not receiver.done():
-                state = await subscription.next(timeout_s=svc.settings.heartbeat_seconds)
-                if receiver.done():
-                    break
-                if state is None:
-                    await ws.send_text('{"type":"heartbeat"}')
-                else:
-                    await ws.send_text(json.dumps(state.frame("update")))
-        finally:
-            receiver.cancel()
+        await ws.accept()
+        sender = asyncio.create_task(_send_frames(ws, stream, settings.gateway_send_timeout_seconds))
+        receiver = asyncio.create_task(
+            _receive_frames(ws, stream, FrameLimiter(settings.gateway_max_inbound_frames_per_second)))
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (sender, receiver):
+            task.cancel()
             with contextlib.suppress(BaseException):
-                await receiver
-    except (WebSocketDisconnect, RuntimeError):
-        pass
+                await task
     finally:
-        svc.hub.unsubscribe(subscription)
+        stream.close()
 
 
-async def _send(ws: WebSocket, state: BoardState, kind: str, subscription: Subscription) -> None:
-    subscription.sent_version = max(subscription.sent_version, state.version)
-    await ws.send_text(json.dumps(state.frame(kind)))
+async def _send_frames(ws: WebSocket, stream: BoardStream, send_timeout_s: float) -> None:
+    """Each connection sends on its own task: a client that does not read only ever stalls itself."""
+    try:
+        while True:
+            text = render_frame(await stream.next())
+            await asyncio.wait_for(ws.send_text(text), send_timeout_s)
+    except TimeoutError:
+        log.info("dropping a WebSocket client that took no frame for %.0fs", send_timeout_s)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # the client left
 
 
-async def _receive(ws: WebSocket, subscription: Subscription, svc: GatewayServices) -> None:
-    """Inbound frames: ``resume`` with a version, ``ping``; anything else closes with 1008."""
-    while True:
-        message = await ws.receive()
-        if message["type"] == "websocket.disconnect":
-            return
-        text = message.get("text") or ""
-        if len(text) > MAX_INBOUND_BYTES or message.get("bytes"):
-            await ws.close(code=CLOSE_POLICY, reason="frame too large or binary")
-            return
-        try:
-            frame = json.loads(text)
-        except ValueError:
-            frame = None
-        if not isinstance(frame, dict):
-            await ws.send_text('{"type":"error","detail":"frames must be JSON objects"}')
-            continue
-        if frame.get("type") == "resume" and isinstance(frame.get("version"), int):
-            latest = svc.hub.latest(subscription.board)
-            if latest.version > frame["version"]:
-                subscription.sent_version = frame["version"]
-                subscription.offer(latest)
-            else:
-                subscription.sent_version = max(subscription.sent_version, frame["version"])
-        elif frame.get("type") == "ping":
-            await ws.send_text('{"type":"pong"}')
-        else:
-            await ws.send_text('{"type":"error","detail":"unknown frame type"}')
+async def _receive_frames(ws: WebSocket, stream: BoardStream, limiter: FrameLimiter) -> None:
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            frame = parse_frame(message.get("text"), message.get("bytes"))
+            if not limiter.allow():
+                frame = Violation("more inbound frames per second than allowed")
+            if isinstance(frame, Violation):
+                await ws.close(code=admission.CLOSE_POLICY, reason=frame.reason)
+                return
+            if isinstance(frame, Resume):
+                stream.resume(frame.version)
+            elif isinstance(frame, Ping):
+                await ws.send_text('{"type":"pong"}')
+            elif isinstance(frame, Invalid):
+                await ws.send_text(json.dumps({"type": "error", "detail": frame.detail}))
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return
 
 
 async def sse_endpoint(request: Request) -> Response:
-    svc = services(request)
-    board = resolve_board(request)
-    if board is None:
-        raise Problem(404, "unknown-board", f"no board {request.path_params['board']!r}")
-    if not origin_allowed(request):
-        raise Problem(403, "origin-not-allowed", "this Origin may not subscribe")
-    if svc.hub.connection_count() >= svc.settings.gateway_max_connections:
-        raise Problem(503, "too-many-connections", "the gateway is at capacity; try again later",
-                      headers={"Retry-After": "5"})
-    last_seen = request.headers.get("last-event-id", "")
-    subscription = svc.hub.subscribe(board)
-    if last_seen.isdigit():
-        subscription.sent_version = int(last_seen)
-    subscription.offer(svc.hub.latest(board))
-
-    async def stream() -> AsyncIterator[str]:
-        try:
-            yield "retry: 1000\n\n"
-            first = True
-            while True:
-                state = await subscription.next(timeout_s=svc.settings.heartbeat_seconds)
-                if state is None:
-                    yield ": heartbeat\n\n"
-                    continue
-                frame = json.dumps(state.frame("snapshot" if first else "update"))
-                first = False
-                yield f"event: leaderboard\nid: {state.version}\ndata: {frame}\n\n"
-        finally:
-            svc.hub.unsubscribe(subscription)
-
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    refusal = await _admit(request)
+    if refusal is not None:
+        headers = {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else None
+        raise Problem(refusal.status, refusal.slug, refusal.detail, headers=headers)
+    last_seen = request.headers.get("last-event-id", "").strip()
+    stream = _open_stream(request, int(last_seen) if last_seen.isdigit() else None)
+    return EventStreamResponse(stream, services(request).settings.gateway_send_timeout_seconds)

@@ -56,3 +56,18 @@ def test_boards_are_independent_and_unsubscribe_forgets_the_client() -> None:
     assert hub.connection_count() == 1
     hub.unsubscribe(sub)
     assert hub.connection_count() == 0
+
+
+def test_a_subscription_behind_its_boards_latest_version_counts_as_lagging() -> None:
+    """Lagging until the newest state was handed out; a fresh board with nothing published is not."""
+    async def scenario() -> list[int]:
+        hub = Hub()
+        sub = hub.subscribe("global")
+        hub.subscribe("weekly:2026-W48")
+        hub.publish(state(1))
+        counts = [hub.lagging_count()]
+        await sub.next(timeout_s=1)
+        counts.append(hub.lagging_count())
+        return counts
+
+    assert asyncio.run(scenario()) == [1, 0]

@@ -1,0 +1,70 @@
+"""Server-sent events for a ``BoardStream``: ``event: leaderboard``, ``id: <version>``, ``data: <JSON>``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from gateway.stream import BoardStream, Push
+
+log = logging.getLogger(__name__)
+RETRY_MS = 1000
+HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def render_event(push: Push) -> str:
+    if push.state is None:
+        return ": heartbeat\n\n"
+    data = json.dumps(push.state.frame(push.kind), separators=(",", ":"))
+    return f"event: leaderboard\nid: {push.state.version}\ndata: {data}\n\n"
+
+
+class EventStreamResponse(Response):
+    """A response that owns its stream: it closes the subscription however the request ends, and
+    drops a client that takes no event within ``send_timeout_s``."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, stream: BoardStream, send_timeout_s: float) -> None:
+        self.status_code = 200
+        self.background = None
+        self.init_headers(HEADERS)
+        self._stream = stream
+        self._send_timeout_s = send_timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            pushing = asyncio.create_task(self._push(send))
+            leaving = asyncio.create_task(_until_disconnect(receive))
+            await asyncio.wait({pushing, leaving}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (pushing, leaving):
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        finally:
+            self._stream.close()
+
+    async def _push(self, send: Send) -> None:
+        try:
+            await self._send(send, f"retry: {RETRY_MS}\n\n")
+            while True:
+                await self._send(send, render_event(await self._stream.next()))
+        except TimeoutError:
+            log.info("dropping an SSE client that took no event for %.0fs", self._send_timeout_s)
+        except OSError:
+            pass  # the client left
+
+    async def _send(self, send: Send, chunk: str) -> None:
+        message = {"type": "http.response.body", "body": chunk.encode(), "more_body": True}
+        await asyncio.wait_for(send(message), self._send_timeout_s)
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
