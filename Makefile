@@ -26,6 +26,7 @@ status: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/scoreboard stack up
+	sh tests/browser/ensure_chromium.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
