@@ -28,7 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     rebuild = sub.add_parser("rebuild", help="drop and rebuild the projections from the log")
     rebuild.add_argument("--force", action="store_true", help="even while workers run (unsafe)")
     sub.add_parser("provision", help="create the topics and apply the SQL migrations")
-    sub.add_parser("bench", help="run the benchmark suite")
+    bench = sub.add_parser("bench", help="run the benchmark suite (scoreboard bench --help)", add_help=False,
+                           prefix_chars="+")  # every option after `bench` is the suite's own
+    bench.add_argument("bench_args", nargs="*")
     return parser
 
 
@@ -81,6 +83,10 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigurationError("no SCOREBOARD_JWT_SECRET: run `scoreboard stack up` or export one")
         print(mint_token(settings.jwt_secret, args.sub, roles=tuple(args.role), ttl_seconds=args.ttl,
                          issuer=settings.jwt_issuer, audience=settings.jwt_audience))
+    elif args.command == "bench":
+        from bench import main as bench_main
+
+        return bench_main(args.bench_args)
     else:
         print(f"scoreboard {args.command}: not available yet", file=sys.stderr)
         return 3

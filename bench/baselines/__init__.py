@@ -1,0 +1,1 @@
+"""Reference servers run beside the real api in the ingest scenario, under the same uvicorn settings."""

@@ -1,0 +1,1 @@
+"""One module per scenario; each returns plain JSON-ready data for ``bench.results``."""

@@ -1,0 +1,158 @@
+"""fanout: N WebSocket subscribers of the global board (one asyncio process) plus one stalled client.
+
+Each update is one action of a hot user. Its change time is the pushed board version, which the
+worker sets to the wall-clock microsecond it detected the top-10 change (the LeaderboardChanged's
+time); each healthy client's latency is its frame's arrival minus that. Reported per client count:
+p50/p99 over updates of the *last* healthy client's latency (the time until everyone has it), plus
+the same measured from the POST's ack, and how many clients missed an update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.matching import decode_frames
+from bench.processes import Services
+from bench.stats import latency_summary, percentile
+from bench.system import HEAD_START, Pipeline, start_pipeline, warm_up
+from bench.tokens import mint_tokens
+from bench.wire import HttpPoster, WebSocketReader, open_reader, open_stalled
+from bench.world import isolated_world
+
+
+@dataclass(frozen=True)
+class FanoutPlan:
+    clients: tuple[int, ...] = (1000, 5000)
+    updates: int = 20
+    gap_s: float = 0.5
+    wait_s: float = 10
+
+
+@dataclass(frozen=True)
+class Update:
+    expected_score: int
+    acked_at: float
+
+
+def raise_open_files(wanted: int) -> int:
+    """Lift the soft RLIMIT_NOFILE towards ``wanted`` (capped by the hard limit); children inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def arrivals(texts: Sequence[tuple[float, bytes]], user: str, updates: Sequence[Update]) -> list[tuple[float, int]]:
+    """For each update, (arrival time, board version) of the first frame showing it, or (nan, 0)."""
+    frames = [f for f in decode_frames(texts) if user in f.scores]
+    found: list[tuple[float, int]] = []
+    index = 0
+    for update in updates:
+        while index < len(frames) and frames[index].scores[user] < update.expected_score:
+            index += 1
+        found.append((frames[index].at, frames[index].version) if index < len(frames) else (float("nan"), 0))
+    return found
+
+
+def last_client_latencies(per_client: Sequence[Sequence[tuple[float, int]]], updates: Sequence[Update]
+                          ) -> tuple[list[float], list[float], list[float], int]:
+    """Per update: ms from the change to the last client's frame, and from the ack; all clients' ms from
+    the change; and how many (client, update) frames never came."""
+    from_change: list[float] = []
+    from_ack: list[float] = []
+    every: list[float] = []
+    missing = 0
+    for u, update in enumerate(updates):
+        seen = [client[u] for client in per_client if client[u][1] > 0]
+        missing += len(per_client) - len(seen)
+        if not seen:
+            continue
+        change_s = min(version for _, version in seen) / 1e6
+        every.extend(max(0.0, (at - change_s) * 1000) for at, _ in seen)
+        last = max(at for at, _ in seen)
+        from_change.append(max(0.0, (last - change_s) * 1000))
+        from_ack.append(max(0.0, (last - update.acked_at) * 1000))
+    return from_change, from_ack, every, missing
+
+
+async def _subscribe(url: str, count: int) -> list[WebSocketReader]:
+    readers: list[WebSocketReader] = []
+    for start in range(0, count, 100):  # in waves: the gateway accepts a backlog, not 5,000 at once
+        readers += await asyncio.gather(*(open_reader(url, timeout_s=60) for _ in range(start, min(count, start + 100))))
+    deadline = time.monotonic() + 60
+    while any(not r.texts for r in readers) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    return readers
+
+
+async def _one_count(pipeline: Pipeline, user: str, token: str, clients: int, plan: FanoutPlan, score: int,
+                     tick: Callable[[str], None]) -> tuple[dict[str, Any], int]:
+    readers = await _subscribe(pipeline.board_ws(), clients)
+    stalled = open_stalled(pipeline.board_ws())
+    poster = await HttpPoster.connect(pipeline.api_url)
+    updates: list[Update] = []
+    try:
+        for _ in range(plan.updates):
+            counts = [len(r.texts) for r in readers]
+            status, body = await poster.post("/v1/actions/win-match/complete", {
+                "Authorization": f"Bearer {token}", "Idempotency-Key": f"fan-{uuid.uuid4().hex}"})
+            if not 200 <= status < 300:
+                raise RuntimeError(f"fan-out action refused: {status} {body[:200]!r}")
+            score += int(json.loads(body)["points"])
+            updates.append(Update(score, time.time()))
+            deadline = time.monotonic() + plan.wait_s
+            while time.monotonic() < deadline and any(
+                    len(r.texts) <= n or str(score).encode() not in r.texts[-1][1] for r, n in zip(readers, counts)):
+                await asyncio.sleep(0.05)
+            tick(f"{clients} clients")
+            await asyncio.sleep(plan.gap_s)
+        per_client = [arrivals(r.texts, user, updates) for r in readers]
+        closed = sum(1 for r in readers if r.closed)
+    finally:
+        await poster.close()
+        stalled.close()
+        for reader in readers:
+            reader.close()
+    from_change, from_ack, every, missing = last_client_latencies(per_client, updates)
+    return {
+        "clients": clients,
+        "p50_ms": round(percentile(from_change, 50), 2),
+        "p99_ms": round(percentile(from_change, 99), 2),
+        "from_ack_p50_ms": round(percentile(from_ack, 50), 2),
+        "from_ack_p99_ms": round(percentile(from_ack, 99), 2),
+        "all_clients": latency_summary(every),
+        "updates": len(updates),
+        "missed_frames": missing,
+        "closed_clients": closed,
+    }, score
+
+
+async def _measure(plan: FanoutPlan, tick: Callable[[str], None]) -> list[dict[str, Any]]:
+    raise_open_files(2 * max(plan.clients) + 1000)
+    with isolated_world() as world, Services() as services:
+        pipeline = start_pipeline(world, services)
+        user = f"fan-{uuid.uuid4().hex[:8]}"
+        token = mint_tokens(world.settings(), [user])[user]
+        watcher = await open_reader(pipeline.board_ws())
+        try:
+            await warm_up(pipeline, world, watcher, [user])
+        finally:
+            watcher.close()
+        results = []
+        score = HEAD_START
+        for clients in plan.clients:
+            result, score = await _one_count(pipeline, user, token, clients, plan, score, tick)
+            results.append(result)
+        return results
+
+
+def run(plan: FanoutPlan, tick: Callable[[str], None]) -> list[dict[str, Any]]:
+    return asyncio.run(_measure(plan, tick))

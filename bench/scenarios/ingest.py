@@ -1,0 +1,88 @@
+"""ingest, baseline_bare, baseline_seed: closed-loop wrk load on POST /v1/actions/win-match/complete.
+
+The three servers run one after another (never side by side) on the same box, each with a warm-up
+and then a measured window, driven by the same wrk script with the same connections and tokens.
+The api runs alone (no worker or gateway), as do the baselines: this measures the ack path.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.load import LoadResult, run_wrk
+from bench.processes import RAW_DIR, Service, Services, free_port, wait_ready
+from bench.tokens import mint_tokens, write_tokens_file
+from bench.world import isolated_world
+
+# "raise the limits" rather than switch them off: the limiter's Redis calls stay on the measured path
+RAISED_LIMITS = {
+    "SCOREBOARD_RATE_USER_PER_SECOND": "1000000",
+    "SCOREBOARD_RATE_USER_BURST": "100000000",
+    "SCOREBOARD_RATE_IP_PER_SECOND": "1000000",
+    "SCOREBOARD_RATE_IP_BURST": "100000000",
+}
+TARGETS = ("baseline_bare", "baseline_seed", "ingest")
+
+
+@dataclass(frozen=True)
+class IngestPlan:
+    seconds: int = 15
+    warmup_seconds: int = 3
+    connections: int = 32
+    users: int = 1000
+    profile: bool = False
+
+
+def _start(target: str, services: Services, env: dict[str, str]) -> Service:
+    port = free_port()
+    if target == "ingest":
+        return services.scoreboard("api", env | {"SCOREBOARD_API_PORT": str(port)}, port)
+    module = {"baseline_bare": "bench.baselines.bare", "baseline_seed": "bench.baselines.seed"}[target]
+    return services.module(target, module, env, port)
+
+
+def _profile(pid: int, seconds: int, run: str) -> subprocess.Popen[bytes] | None:
+    """py-spy on the server for the measured window: a flame graph and collapsed stacks in raw/."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        print("bench: py-spy not installed (pip install py-spy); measuring without the profile")
+        return None
+    out = RAW_DIR / f"profile-api-{run}"
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "200",
+                             "--nonblocking", "--format", "raw", "-o", f"{out}.txt"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def run(plan: IngestPlan, tick: Callable[[str, float], None]) -> dict[str, LoadResult]:
+    """Measure the three targets; ``tick(target, seconds_done)`` drives the progress bar."""
+    run_id = uuid.uuid4().hex[:8]
+    results: dict[str, LoadResult] = {}
+    with isolated_world() as world:
+        settings = world.settings()
+        tokens = mint_tokens(settings, [f"bench-{run_id}-u{i:05d}" for i in range(plan.users)])
+        tokens_file = write_tokens_file(RAW_DIR / f"tokens-{run_id}.txt", tokens)
+        env = world.env | RAISED_LIMITS
+        try:
+            for target in TARGETS:
+                with Services() as services:
+                    server = _start(target, services, env)
+                    wait_ready(server)
+                    run_wrk(server.url, tokens_file, f"w{run_id}{target[-4:]}", seconds=plan.warmup_seconds,
+                            connections=plan.connections, server_pid=server.pid)
+                    spy = _profile(server.pid, plan.seconds, run_id) if plan.profile and target == "ingest" else None
+                    def progress(done: float, target: str = target) -> None:
+                        tick(target, done)
+                    results[target] = run_wrk(
+                        server.url, tokens_file, f"m{run_id}{target[-4:]}", seconds=plan.seconds,
+                        connections=plan.connections, server_pid=server.pid, on_tick=progress)
+                    if spy is not None:
+                        spy.wait(timeout=plan.seconds + 30)
+        finally:
+            tokens_file.unlink(missing_ok=True)
+    return results

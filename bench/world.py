@@ -1,0 +1,110 @@
+"""An isolated world on the shared stack for one scenario: its own Postgres database, Redis db and
+worker group starting at the current end of the actions topic (the same idea as the test suite's
+worlds, kept here so the installed ``bench`` package does not depend on ``tests``)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import redis
+from confluent_kafka import Consumer, TopicPartition
+
+from projections.migrations import apply_migrations
+from scoreboard.provision import ensure_topics
+from scoreboard.settings import Settings, merged_environment
+from scoreboard.topics import ACTIONS
+
+_CLAIM = "bench:world-claim"
+
+
+@dataclass(frozen=True)
+class World:
+    env: dict[str, str]
+    name: str
+    start_offsets: dict[int, int]
+
+    @property
+    def database_url(self) -> str:
+        return self.env["SCOREBOARD_DATABASE_URL"]
+
+    @property
+    def redis_url(self) -> str:
+        return self.env["SCOREBOARD_REDIS_URL"]
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.env["SCOREBOARD_KAFKA_BOOTSTRAP"]
+
+    def settings(self) -> Settings:
+        return Settings.from_env(self.env)
+
+
+def _with_path(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def topic_ends(bootstrap: str, topic: str = ACTIONS) -> dict[int, int]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False})
+    try:
+        metadata = consumer.list_topics(topic, timeout=10)
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in metadata.topics[topic].partitions}
+    finally:
+        consumer.close()
+
+
+def _start_group_at_end(bootstrap: str, group_id: str) -> dict[int, int]:
+    """The world's worker sees only what is produced from now on, not the dev stack's history."""
+    ends = topic_ends(bootstrap)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
+    try:
+        consumer.commit(offsets=[TopicPartition(ACTIONS, p, o) for p, o in ends.items()], asynchronous=False)
+    finally:
+        consumer.close()
+    return ends
+
+
+def _claim_redis_db(base_url: str, owner: str) -> str:
+    count = int(redis.Redis.from_url(base_url).config_get("databases")["databases"] or 16)
+    candidates = list(range(1, count))
+    random.shuffle(candidates)
+    for index in candidates:
+        url = _with_path(base_url, f"/{index}")
+        client = redis.Redis.from_url(url)
+        if client.dbsize() == 0 and client.set(_CLAIM, owner, nx=True):
+            return url
+    raise RuntimeError(f"no free Redis database among {count}")
+
+
+@contextmanager
+def isolated_world() -> Iterator[World]:
+    base = merged_environment()
+    name = f"bench{uuid.uuid4().hex[:10]}"
+    admin_url = base["SCOREBOARD_DATABASE_URL"]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    database_url = _with_path(admin_url, "/" + name)
+    redis_url = _claim_redis_db(base["SCOREBOARD_REDIS_URL"], name)
+    try:
+        apply_migrations(database_url)
+        ensure_topics(base["SCOREBOARD_KAFKA_BOOTSTRAP"])
+        env = {k: v for k, v in base.items() if k.startswith("SCOREBOARD_")}
+        env |= {
+            "SCOREBOARD_DATABASE_URL": database_url,
+            "SCOREBOARD_REDIS_URL": redis_url,
+            "SCOREBOARD_WORKER_ID": f"scoreboard-worker-{name}",
+        }
+        start = _start_group_at_end(base["SCOREBOARD_KAFKA_BOOTSTRAP"], env["SCOREBOARD_WORKER_ID"])
+        yield World(env=env, name=name, start_offsets=start)
+    finally:
+        redis.Redis.from_url(redis_url).flushdb()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
