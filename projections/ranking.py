@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from projections.pages import Page, Placement
 from scoreboard.events import BoardEntry
 from scoreboard.scoring import Standing
 
@@ -70,6 +71,37 @@ end
 return {applied, version, 0, encoded}
 """
 
+# Reads in one atomic step, so ranks, scores, total and version describe the same moment.
+# KEYS: z, x, v. ARGV: start, stop. Returns {version, total, user1, score1, ...}.
+_PAGE = """
+local members = redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])
+local out = {redis.call('GET', KEYS[3]) or '0', redis.call('ZCARD', KEYS[1])}
+for _, member in ipairs(members) do
+  local user = string.sub(member, 18)
+  out[#out + 1] = user
+  out[#out + 1] = redis.call('HGET', KEYS[2], user) or ''
+end
+return out
+"""
+
+# KEYS: z, m, x, v. ARGV: user, radius. Returns {version, total, rank0 or -1, user1, score1, ...}.
+_AROUND = """
+local version = redis.call('GET', KEYS[4]) or '0'
+local total = redis.call('ZCARD', KEYS[1])
+local member = redis.call('HGET', KEYS[2], ARGV[1])
+local rank = member and redis.call('ZREVRANK', KEYS[1], member)
+if not rank then return {version, total, -1} end
+local radius = tonumber(ARGV[2])
+local start = math.max(0, rank - radius)
+local out = {version, total, start}
+for _, m in ipairs(redis.call('ZREVRANGE', KEYS[1], start, rank + radius)) do
+  local user = string.sub(m, 18)
+  out[#out + 1] = user
+  out[#out + 1] = redis.call('HGET', KEYS[3], user) or ''
+end
+return out
+"""
+
 
 def member_for(user_id: str, standing: Standing) -> str:
     return f"{_MAX_US - standing.reached_at_us:016x}:{user_id}"
@@ -102,6 +134,8 @@ class Boards:
         self._redis = redis
         self._top_n = top_n
         self._apply = redis.register_script(_APPLY)
+        self._page = redis.register_script(_PAGE)
+        self._around = redis.register_script(_AROUND)
 
     @property
     def top_n(self) -> int:
@@ -147,6 +181,51 @@ class Boards:
 
     async def size(self, board: str) -> int:
         return int(await self._redis.zcard(keys_of(board)[0]))
+
+
+    async def page(self, board: str, limit: int, offset: int) -> Page:
+        """Ranks ``offset + 1 ..`` of the board, with its version and member count, read atomically."""
+        z, _, _, x, v, _ = keys_of(board)
+        reply = await self._page(keys=[z, x, v], args=[offset, offset + limit - 1])
+        return Page(int(reply[0]), int(reply[1]), _ranked(reply[2:], offset))
+
+    async def placement(self, board: str, user_id: str, radius: int = 0) -> Placement | None:
+        """The user's rank and the ``radius`` entries above and below it; None if not ranked."""
+        z, m, _, x, v, _ = keys_of(board)
+        reply = await self._around(keys=[z, m, x, v], args=[user_id, radius])
+        start = int(reply[2])
+        if start < 0:
+            return None
+        neighbours = _ranked(reply[3:], start)
+        mine = [e for e in neighbours if e.user_id == user_id]
+        if not mine:
+            return None
+        return Placement(int(reply[0]), int(reply[1]), mine[0], neighbours)
+
+    async def version(self, board: str) -> int:
+        return int(await self._redis.get(keys_of(board)[4]) or 0)
+
+    async def tracked(self, board: str) -> int:
+        """How many users the board holds a seq for, hidden (banned) ones included."""
+        return int(await self._redis.hlen(keys_of(board)[2]))
+
+    async def seq_of(self, board: str, user_id: str) -> int:
+        """The seq of the newest standing of the user the board applied; -1 if none."""
+        seq = await self._redis.hget(keys_of(board)[2], user_id)
+        return -1 if seq is None else int(seq)
+
+
+def _ranked(flat: list[bytes | str], offset: int) -> tuple[BoardEntry, ...]:
+    entries: list[BoardEntry] = []
+    for i in range(0, len(flat) - 1, 2):
+        user, score = _text(flat[i]), _text(flat[i + 1])
+        if score:  # a member without an exact score is never written; skip it rather than guess
+            entries.append(BoardEntry(rank=offset + i // 2 + 1, user_id=user, score=int(score)))
+    return tuple(entries)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _user_of(member: bytes | str) -> str:
