@@ -20,15 +20,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from producer_api import admin, routes
+from producer_api import admin, query_routes, routes
 from producer_api.admin import AdminCommands
 from producer_api.completions import CompletionGuard
 from producer_api.idempotency import IdempotencyStore
 from producer_api.ingest import CompleteAction
 from producer_api.openapi import openapi_document
+from producer_api.queries import LeaderboardQueries
 from producer_api.ratelimit import Bucket, ClientIpLimit, RateLimiter
 from producer_api.tickets import StartAction
+from producer_api.visibility import VisibilityWait
+from projections.history import History
 from projections.ranking import Boards
+from projections.repair import BoardRepair
+from projections.standings import Standings
 from scoreboard.auth import TokenVerifier
 from scoreboard.catalog import Catalog, load_catalog
 from scoreboard.clock import Clock, SystemClock
@@ -57,6 +62,10 @@ class Services:
     start: StartAction
     complete: CompleteAction
     admin: AdminCommands
+    queries: LeaderboardQueries
+    repair: BoardRepair
+    history: History
+    visibility: VisibilityWait
 
 
 def ticket_keyring(settings: Settings) -> TicketKeyring:
@@ -82,6 +91,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         return IdempotencyStore(redis, scope=scope, lease_seconds=settings.idempotency_lease_seconds,
                                 wait_seconds=settings.idempotency_wait_seconds)
 
+    boards = Boards(redis, settings.top_n)
+    standings = Standings(pool)
+    repair = BoardRepair(pool, redis, boards, standings, clock)
     return Services(
         settings=settings,
         verifier=verifier,
@@ -90,7 +102,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         publisher=publisher,
         redis=redis,
         pool=pool,
-        boards=Boards(redis, settings.top_n),
+        boards=boards,
         limiter=RateLimiter(redis),
         user_bucket=Bucket("user", settings.rate_user_per_second, settings.rate_user_burst),
         ip_bucket=Bucket("ip", settings.rate_ip_per_second, settings.rate_ip_burst),
@@ -98,6 +110,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         complete=CompleteAction(catalog, publisher, idempotency("idem"), clock,
                                 CompletionGuard(redis), keyring, settings.ticket_ttl_seconds),
         admin=AdminCommands(publisher, idempotency("admin"), clock),
+        queries=LeaderboardQueries(boards, standings, repair, pool),
+        repair=repair,
+        history=History(pool),
+        visibility=VisibilityWait(pool, boards),
     )
 
 
@@ -127,6 +143,7 @@ def create_app(services: Services) -> Starlette:
         try:
             yield
         finally:
+            await services.repair.close()
             await asyncio.to_thread(services.publisher.close)
             await services.pool.close()
             await services.redis.aclose()
@@ -136,8 +153,11 @@ def create_app(services: Services) -> Starlette:
             Route("/v1/actions", routes.list_actions, methods=["GET"]),
             Route("/v1/actions/{action_id}/start", routes.start_action, methods=["POST"]),
             Route("/v1/actions/{action_id}/complete", routes.complete_action, methods=["POST"]),
-            Route("/v1/leaderboards/{board}", routes.get_leaderboard, methods=["GET"]),
-            Route("/v1/leaderboards/{board}/users/{user_id}", routes.get_user_rank, methods=["GET"]),
+            Route("/v1/leaderboards/{board}", query_routes.get_leaderboard, methods=["GET"]),
+            Route("/v1/leaderboards/{board}/users/{user_id}", query_routes.get_user_rank, methods=["GET"]),
+            Route("/v1/leaderboards/{board}/users/{user_id}/around", query_routes.get_around, methods=["GET"]),
+            Route("/v1/me", query_routes.get_me, methods=["GET"]),
+            Route("/v1/users/{user_id}/history", query_routes.get_history, methods=["GET"]),
             Route("/v1/admin/users/{user_id}/adjustments", admin.adjust_score, methods=["POST"]),
             Route("/v1/admin/users/{user_id}/ban", admin.ban_user, methods=["POST"]),
             Route("/v1/admin/users/{user_id}/unban", admin.unban_user, methods=["POST"]),

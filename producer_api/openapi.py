@@ -10,6 +10,8 @@ from typing import Any
 
 from producer_api.admin import MAX_DELTA
 from producer_api.idempotency import KEY_FORMAT
+from producer_api.query_routes import MAX_OFFSET, MAX_RADIUS
+from producer_api.visibility import MAX_WAIT_SECONDS
 from scoreboard.catalog import Catalog
 
 Schema = dict[str, Any]
@@ -29,6 +31,10 @@ def obj(properties: Schema, required: list[str] | None = None, *, closed: bool =
 
 STR: Schema = {"type": "string"}
 INT: Schema = {"type": "integer"}
+DATE_TIME: Schema = {"type": "string", "format": "date-time"}
+SOURCE: Schema = {"enum": ["redis", "postgres", "ledger"],
+                  "description": "which projection answered: redis (live), postgres (live, while Redis is "
+                                 "repaired) or ledger (as_of)"}
 SCHEMAS: dict[str, Schema] = {
     "Problem": obj({
         "type": {"type": "string", "format": "uri"}, "title": STR, "status": INT, "detail": STR,
@@ -41,16 +47,34 @@ SCHEMAS: dict[str, Schema] = {
                    "not_before": {"type": "string", "format": "date-time"}}),
     "CompleteBody": obj({"ticket": {"type": "string", "minLength": 1, "maxLength": 1024}}, []),
     "Receipt": obj({"event_id": {"type": "string", "format": "uuid"},
-                    "status": {"enum": ["accepted", "duplicate"]}, "action_id": STR, "points": INT}),
+                    "status": {"enum": ["accepted", "duplicate"]}, "action_id": STR, "points": INT,
+                    "visible": {"type": "boolean", "description": "only with `Prefer: wait=N`: whether the "
+                                "boards showed the action before the wait ended"}},
+                   ["event_id", "status", "action_id", "points"]),
     "AdminReceipt": obj({"event_id": {"type": "string", "format": "uuid"},
                          "status": {"enum": ["accepted", "duplicate"]}}),
     "AdjustmentBody": obj({"delta": {"type": "integer", "minimum": -MAX_DELTA, "maximum": MAX_DELTA,
                                      "not": {"const": 0}},
                            "reason": {"type": "string", "minLength": 1, "maxLength": 500}}),
     "ReasonBody": obj({"reason": {"type": "string", "minLength": 1, "maxLength": 500}}),
-    "Entry": obj({"rank": INT, "user_id": STR, "score": INT}),
-    "Board": obj({"board": STR, "version": INT, "entries": {"type": "array", "items": ref("Entry")}}),
-    "UserRank": obj({"board": STR, "user_id": STR, "rank": INT, "score": INT}),
+    "Entry": obj({"rank": {"type": "integer", "minimum": 1}, "user_id": STR, "score": INT}),
+    "Board": obj({"board": STR, "version": INT, "total": {"type": "integer", "minimum": 0},
+                  "source": SOURCE, "as_of": DATE_TIME, "entries": {"type": "array", "items": ref("Entry")}},
+                 ["board", "version", "total", "source", "entries"]),
+    "UserRank": obj({"board": STR, "user_id": STR, "rank": {"type": "integer", "minimum": 1}, "score": INT,
+                     "percentile": {"type": "number", "minimum": 0, "maximum": 100},
+                     "total": {"type": "integer", "minimum": 1}, "as_of": DATE_TIME},
+                    ["board", "user_id", "rank", "score", "percentile", "total"]),
+    "Around": obj({"board": STR, "version": INT, "total": {"type": "integer", "minimum": 1}, "source": SOURCE,
+                   "as_of": DATE_TIME, "user": ref("UserRank"),
+                   "entries": {"type": "array", "items": ref("Entry")}},
+                  ["board", "version", "total", "source", "user", "entries"]),
+    "Me": obj({"user_id": STR, "boards": obj({alias: {"anyOf": [ref("UserRank"), {"type": "null"}]}
+                                              for alias in ("global", "daily", "weekly")})}),
+    "HistoryEntry": obj({"event_id": STR, "action_id": STR, "points": INT, "total_after": INT,
+                         "occurred_at": DATE_TIME}),
+    "History": obj({"user_id": STR, "entries": {"type": "array", "items": ref("HistoryEntry")},
+                    "next_cursor": {"type": ["string", "null"]}}),
     "Health": obj({"status": STR}, closed=False),
     "Readiness": obj({"status": STR, "checks": {"type": "object", "additionalProperties": STR}}),
 }
@@ -114,16 +138,89 @@ def admin_command(summary: str, schema: str, key_required: bool) -> Schema:
                             | problems(400, 401, 403, 409, 413, 415, 422))}
 
 
+def example(answers: dict[str, Schema], value: object) -> dict[str, Schema]:
+    for answer in answers.values():
+        answer["content"]["application/json"]["examples"] = {"example": {"value": value}}
+    return answers
+
+
+def query_param(name: str, schema: Schema, description: str, *examples: str) -> Schema:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description,
+            "examples": {value: {"value": value} for value in examples}}
+
+
+AS_OF = query_param("as_of", DATE_TIME, "answer the board as it stood at this moment (RFC 3339, not in the "
+                    "future), computed from the ledger; `daily`/`weekly` name the window of that moment",
+                    "2026-11-27T18:30:00Z")
+PREFER = {"name": "Prefer", "in": "header", "required": False,
+          "schema": {"type": "string", "pattern": r"^wait=\d{1,3}$"},
+          "description": f"`wait=N`: answer once the boards show the action, or after N seconds (at most "
+                       f"{MAX_WAIT_SECONDS}); the answer then carries `Preference-Applied` and `visible`",
+          "examples": {"wait": {"value": "wait=5"}}}
+_APPLIED = {"Preference-Applied": {"description": "the honoured `wait` preference",
+                                   "schema": {"type": "string", "pattern": r"^wait=\d+$"}}}
+_ENTRIES = [{"rank": 1, "user_id": "carol", "score": 300}, {"rank": 2, "user_id": "bob", "score": 200}]
+_BOB = {"board": "global", "user_id": "bob", "rank": 2, "score": 200, "percentile": 66.67, "total": 3}
+_ANY_VERSION = 1_795_000_000_000_000
+
+
+def receipt(status: int) -> dict[str, Schema]:
+    answer = ok(status, "Receipt")
+    answer[str(status)]["headers"] = _APPLIED
+    return example(answer, {"event_id": "0b6f8a52-8a0e-5c1e-9d4a-3f1f3e0c2a11", "status": "accepted",
+                            "action_id": "win-match", "points": 100, "visible": True})
+
+
+def query_paths(board: Schema) -> dict[str, Schema]:
+    user = path_param("user_id") | {"examples": {"bob": {"value": "bob"}}}
+    return {
+        "/v1/leaderboards/{board}": {"get": {
+            "summary": "A page of a board (global, daily, weekly or a past window), with version and total",
+            "parameters": [board, query_int("limit", 1, 100, 10), query_int("offset", 0, MAX_OFFSET, 0), AS_OF],
+            "responses": example(ok(200, "Board"), {"board": "global", "version": _ANY_VERSION, "total": 3,
+                                                    "source": "redis", "entries": _ENTRIES})
+            | problems(404, 422)}},
+        "/v1/leaderboards/{board}/users/{user_id}": {"get": {
+            "summary": "One user's rank, score and percentile on a board (404 if not ranked)",
+            "parameters": [board, user, AS_OF],
+            "responses": example(ok(200, "UserRank"), _BOB) | problems(404, 422)}},
+        "/v1/leaderboards/{board}/users/{user_id}/around": {"get": {
+            "summary": "The entries `radius` ranks above and below a user",
+            "parameters": [board, user, query_int("radius", 0, MAX_RADIUS, 5), AS_OF],
+            "responses": example(ok(200, "Around"), {
+                "board": "global", "version": _ANY_VERSION, "total": 3, "source": "redis", "user": _BOB,
+                "entries": [*_ENTRIES, {"rank": 3, "user_id": "alice", "score": 100}]}) | problems(404, 422)}},
+        "/v1/me": {"get": {
+            "summary": "The caller's rank and score on the global board and today's and this week's",
+            "security": [{"bearer": []}], "parameters": [],
+            "responses": example(ok(200, "Me"), {"user_id": "bob", "boards": {
+                "global": _BOB, "daily": _BOB | {"board": "daily:2026-11-27"}, "weekly": None}})
+            | problems(401)}},
+        "/v1/users/{user_id}/history": {"get": {
+            "summary": "A user's ledger entries, newest first, in cursor pages (the user or an admin)",
+            "security": [{"bearer": []}],
+            "parameters": [user, query_int("limit", 1, 100, 20),
+                           query_param("cursor", {"type": "string", "maxLength": 200},
+                                       "`next_cursor` of the previous page (opaque)")],
+            "responses": example(ok(200, "History"), {"user_id": "bob", "entries": [
+                {"event_id": "0b6f8a52-8a0e-5c1e-9d4a-3f1f3e0c2a11", "action_id": "win-match", "points": 100,
+                 "total_after": 200, "occurred_at": "2026-11-27T18:30:00.123456Z"}],
+                "next_cursor": "aDE6WzE3OTUwMDAwMDAwMDAwMDAsIDQyXQ"}) | problems(401, 403, 422)}},
+    }
+
+
 def openapi_document(catalog: Catalog) -> Schema:
     action = path_param("action_id") | {"schema": {"type": "string", "minLength": 1,
                                                    "examples": sorted(catalog.actions)}}
     board = path_param("board") | {"schema": {"type": "string", "minLength": 1,
-                                              "examples": ["global", "daily", "weekly"]}}
+                                              "examples": ["global", "daily", "weekly", "daily:2026-11-27",
+                                                           "weekly:2026-W48"]}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Live Scoreboard api", "version": "1",
                  "description": "Thin command api: JWT-authenticated actions appended to Kafka; "
-                                "leaderboard reads from Redis. Every error is RFC 9457 problem+json."},
+                                "leaderboard reads from Redis (Postgres while Redis is repaired, the ledger "
+                                "for `as_of`). Every error is RFC 9457 problem+json."},
         "components": {"schemas": SCHEMAS,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
         "paths": {
@@ -134,15 +231,9 @@ def openapi_document(catalog: Catalog) -> Schema:
                 ok(201, "Ticket") | problems(400, 401, 404, 409, 413, 415, 422))},
             "/v1/actions/{action_id}/complete": {"post": command(
                 "Complete an action; points come from the server catalog",
-                [action, idempotency_header(True)], body("CompleteBody", False),
-                ok(202, "Receipt") | ok(200, "Receipt") | problems(400, 401, 403, 404, 409, 413, 415, 422))},
-            "/v1/leaderboards/{board}": {"get": {
-                "summary": "Top of a board", "parameters": [board, query_int("limit", 1, 100, 10),
-                                                            query_int("offset", 0, 10_000_000, 0)],
-                "responses": ok(200, "Board") | problems(404, 422)}},
-            "/v1/leaderboards/{board}/users/{user_id}": {"get": {
-                "summary": "One user's rank on a board", "parameters": [board, path_param("user_id")],
-                "responses": ok(200, "UserRank") | problems(404)}},
+                [action, idempotency_header(True), PREFER], body("CompleteBody", False),
+                receipt(202) | receipt(200) | problems(400, 401, 403, 404, 409, 413, 415, 422))},
+            **query_paths(board),
             "/v1/admin/users/{user_id}/adjustments": admin_command(
                 "Adjust a user's score (admin)", "AdjustmentBody", True),
             "/v1/admin/users/{user_id}/ban": admin_command("Ban a user (admin)", "ReasonBody", False),

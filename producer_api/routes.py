@@ -7,13 +7,15 @@ import logging
 import uuid
 from typing import TYPE_CHECKING
 
+from psycopg import OperationalError
+from psycopg_pool import PoolTimeout
 from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from producer_api.bodies import Field, read_json_body, validate
 from producer_api.idempotency import KEY_FORMAT
-from scoreboard import boards
+from producer_api.visibility import preferred_wait
 from scoreboard.auth import AuthError, Principal
 from scoreboard.errors import DependencyUnavailable
 from scoreboard.web.problems import Problem, problem_response
@@ -82,13 +84,18 @@ async def complete_action(request: Request) -> Response:
     body = validate(await read_json_body(request, found.settings.max_body_bytes), COMPLETE_BODY)
     receipt = await found.complete(principal, request.path_params["action_id"], key, request_id(request),
                                    body.get("ticket"))
-    answer = {
+    answer: dict[str, object] = {
         "event_id": receipt.event_id,
         "status": "duplicate" if receipt.duplicate else "accepted",
         "action_id": receipt.action_id,
         "points": receipt.points,
     }
-    return JSONResponse(answer, status_code=200 if receipt.duplicate else 202)
+    headers: dict[str, str] = {}
+    wait = preferred_wait(request.headers.get("prefer", ""))
+    if wait:  # read-your-writes: answer once the boards show the action, or when the wait ends
+        answer["visible"] = await found.visibility.until_visible(receipt.event_id, wait)
+        headers["Preference-Applied"] = f"wait={wait}"
+    return JSONResponse(answer, status_code=200 if receipt.duplicate else 202, headers=headers)
 
 
 async def list_actions(request: Request) -> Response:
@@ -97,13 +104,6 @@ async def list_actions(request: Request) -> Response:
         "catalog_version": catalog.version,
         "actions": [action.public() for action in catalog.actions.values()],
     })
-
-
-def board_param(request: Request) -> str:
-    try:
-        return boards.resolve(request.path_params["board"], services(request).clock.now_us())
-    except boards.UnknownBoard as exc:
-        raise Problem(404, "unknown-board", f"no board {request.path_params['board']!r}") from exc
 
 
 def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -119,27 +119,6 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
     return value
 
 
-async def get_leaderboard(request: Request) -> Response:
-    board = board_param(request)
-    limit = int_param(request, "limit", 10, 1, 100)
-    offset = int_param(request, "offset", 0, 0, 10_000_000)
-    version, entries = await services(request).boards.top(board, limit, offset)
-    return JSONResponse({
-        "board": board,
-        "version": version,
-        "entries": [{"rank": e.rank, "user_id": e.user_id, "score": e.score} for e in entries],
-    })
-
-
-async def get_user_rank(request: Request) -> Response:
-    board = board_param(request)
-    user_id = request.path_params["user_id"]
-    entry = await services(request).boards.rank_of(board, user_id)
-    if entry is None:
-        raise Problem(404, "user-not-ranked", f"user {user_id!r} has no score on {board}")
-    return JSONResponse({"board": board, "user_id": entry.user_id, "rank": entry.rank, "score": entry.score})
-
-
 async def on_unavailable(request: Request, exc: Exception) -> Response:
     """Kafka, Redis or the key set did not answer: 503, the client may retry with the same key."""
     log.warning("dependency unavailable on %s %s: %s", request.method, request.url.path, exc)
@@ -147,4 +126,5 @@ async def on_unavailable(request: Request, exc: Exception) -> Response:
                             instance=request.url.path, headers={"Retry-After": "2"})
 
 
-UNAVAILABLE_HANDLERS = {DependencyUnavailable: on_unavailable, RedisError: on_unavailable}
+UNAVAILABLE_HANDLERS = {DependencyUnavailable: on_unavailable, RedisError: on_unavailable,
+                        OperationalError: on_unavailable, PoolTimeout: on_unavailable}

@@ -1,0 +1,167 @@
+"""HTTP handlers of the reads: board pages, a user's place, around a user, my scores, history.
+
+Errors: an unknown board name is a 404, a bad parameter a 422, a user absent from a board a 404,
+someone else's history a 403. A valid board nobody scored on yet answers 200 with no entries.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from producer_api.queries import Sourced
+from producer_api.routes import authenticate, int_param, services
+from projections.history import HistoryEntry, Position
+from projections.pages import Page, Placement
+from scoreboard import boards
+from scoreboard.clock import to_datetime, to_micros
+from scoreboard.events import BoardEntry
+from scoreboard.web.problems import Problem
+
+MAX_OFFSET = 10_000_000
+MAX_RADIUS = 50
+_CURSOR_PREFIX = "h1:"
+_BIGINT = 1 << 63
+_INVALID_AS_OF = "`as_of` must be an RFC 3339 date-time with an offset, e.g. 2026-11-27T18:30:00Z"
+
+
+def rfc3339(micros: int) -> str:
+    return to_datetime(micros).isoformat().replace("+00:00", "Z")
+
+
+def as_of_param(request: Request, now_us: int) -> int | None:
+    raw = request.query_params.get("as_of")
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.upper())
+        micros = to_micros(moment) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError) as exc:
+        raise Problem(422, "invalid-parameter", _INVALID_AS_OF) from exc
+    if micros is None:
+        raise Problem(422, "invalid-parameter", _INVALID_AS_OF)
+    if micros > now_us:
+        raise Problem(422, "invalid-parameter", "`as_of` is in the future")
+    return micros
+
+
+def board_at(request: Request, moment_us: int) -> str:
+    """The concrete board the path names at ``moment_us`` (``daily`` is the day of that moment)."""
+    name = request.path_params["board"]
+    try:
+        return boards.resolve(name, moment_us)
+    except boards.UnknownBoard as exc:
+        raise Problem(404, "unknown-board",
+                      f"no board {name!r}: use global, daily, weekly, daily:YYYY-MM-DD or weekly:YYYY-Www") from exc
+
+
+def moment_and_board(request: Request) -> tuple[int | None, str]:
+    now_us = services(request).clock.now_us()
+    as_of = as_of_param(request, now_us)
+    return as_of, board_at(request, now_us if as_of is None else as_of)
+
+
+def entry_json(entry: BoardEntry) -> dict[str, Any]:
+    return {"rank": entry.rank, "user_id": entry.user_id, "score": entry.score}
+
+
+def user_rank_json(board: str, placement: Placement) -> dict[str, Any]:
+    entry, total = placement.entry, placement.total
+    return {"board": board, "user_id": entry.user_id, "rank": entry.rank, "score": entry.score,
+            "percentile": round(100 * (total - entry.rank + 1) / total, 2), "total": total}
+
+
+def with_as_of(answer: dict[str, Any], as_of: int | None) -> dict[str, Any]:
+    return answer | ({"as_of": rfc3339(as_of)} if as_of is not None else {})
+
+
+async def get_leaderboard(request: Request) -> Response:
+    as_of, board = moment_and_board(request)
+    limit = int_param(request, "limit", 10, 1, 100)
+    offset = int_param(request, "offset", 0, 0, MAX_OFFSET)
+    found: Sourced[Page] = await services(request).queries.page(board, limit, offset, as_of)
+    page = found.value
+    return JSONResponse(with_as_of({
+        "board": board, "version": page.version, "total": page.total, "source": found.source,
+        "entries": [entry_json(e) for e in page.entries],
+    }, as_of))
+
+
+async def placement_or_404(request: Request, radius: int) -> tuple[int | None, str, Sourced[Placement]]:
+    as_of, board = moment_and_board(request)
+    user_id = request.path_params["user_id"]
+    found = await services(request).queries.placement(board, user_id, radius, as_of)
+    if found.value is None:
+        raise Problem(404, "user-not-ranked", f"user {user_id!r} has no score on {board}")
+    return as_of, board, Sourced(found.value, found.source)
+
+
+async def get_user_rank(request: Request) -> Response:
+    as_of, board, found = await placement_or_404(request, 0)
+    return JSONResponse(with_as_of(user_rank_json(board, found.value), as_of))
+
+
+async def get_around(request: Request) -> Response:
+    radius = int_param(request, "radius", 5, 0, MAX_RADIUS)
+    as_of, board, found = await placement_or_404(request, radius)
+    placement = found.value
+    return JSONResponse(with_as_of({
+        "board": board, "version": placement.version, "total": placement.total, "source": found.source,
+        "user": user_rank_json(board, placement), "entries": [entry_json(e) for e in placement.neighbours],
+    }, as_of))
+
+
+async def get_me(request: Request) -> Response:
+    principal = await authenticate(request)
+    found = services(request)
+    now_us = found.clock.now_us()
+    mine: dict[str, Any] = {}
+    for alias in (boards.GLOBAL, "daily", "weekly"):
+        board = boards.resolve(alias, now_us)
+        placement = (await found.queries.placement(board, principal.user_id)).value
+        mine[alias] = user_rank_json(board, placement) if placement is not None else None
+    return JSONResponse({"user_id": principal.user_id, "boards": mine})
+
+
+def encode_cursor(position: Position) -> str:
+    raw = _CURSOR_PREFIX + json.dumps(list(position))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Position:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith(_CURSOR_PREFIX):
+            raise ValueError("unknown cursor version")
+        at, row = json.loads(raw[len(_CURSOR_PREFIX):])
+        if not all(type(v) is int and -_BIGINT <= v < _BIGINT for v in (at, row)):
+            raise ValueError("not a position")
+        return at, row
+    except (ValueError, TypeError, UnicodeDecodeError, binascii.Error) as exc:
+        raise Problem(422, "invalid-cursor", "`cursor` is not one this api handed out") from exc
+
+
+def history_entry_json(entry: HistoryEntry) -> dict[str, Any]:
+    return {"event_id": entry.event_id, "action_id": entry.action_id, "points": entry.points,
+            "total_after": entry.total_after, "occurred_at": rfc3339(entry.occurred_at_us)}
+
+
+async def get_history(request: Request) -> Response:
+    principal = await authenticate(request)
+    user_id = request.path_params["user_id"]
+    if principal.user_id != user_id and not principal.is_admin:
+        raise Problem(403, "forbidden", "a user's history is readable by that user and by admins only")
+    limit = int_param(request, "limit", 20, 1, 100)
+    cursor = request.query_params.get("cursor")
+    page = await services(request).history.page(user_id, limit, decode_cursor(cursor) if cursor else None)
+    return JSONResponse({
+        "user_id": user_id,
+        "entries": [history_entry_json(e) for e in page.entries],
+        "next_cursor": encode_cursor(page.next) if page.next else None,
+    })
