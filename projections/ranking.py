@@ -71,9 +71,13 @@ end
 return {applied, version, 0, encoded}
 """
 
-# Reads in one atomic step, so ranks, scores, total and version describe the same moment.
-# KEYS: z, x, v. ARGV: start, stop. Returns {version, total, user1, score1, ...}.
+# Reads in one atomic step, so ranks, scores, total and version describe the same moment. A read that
+# requires a complete board (KEYS[last] is its marker, see projections/repair.py) answers
+# {'incomplete'} without the marker, in the same step: a flush between a check and the read cannot
+# pass off an emptied board as an empty one.
+# KEYS: z, x, v, marker. ARGV: start, stop, required. Returns {version, total, user1, score1, ...}.
 _PAGE = """
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[4]) == 0 then return {'incomplete'} end
 local members = redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])
 local out = {redis.call('GET', KEYS[3]) or '0', redis.call('ZCARD', KEYS[1])}
 for _, member in ipairs(members) do
@@ -84,8 +88,9 @@ end
 return out
 """
 
-# KEYS: z, m, x, v. ARGV: user, radius. Returns {version, total, rank0 or -1, user1, score1, ...}.
+# KEYS: z, m, x, v, marker. ARGV: user, radius, required. Returns {version, total, rank0 or -1, user1, ...}.
 _AROUND = """
+if ARGV[3] == '1' and redis.call('EXISTS', KEYS[5]) == 0 then return {'incomplete'} end
 local version = redis.call('GET', KEYS[4]) or '0'
 local total = redis.call('ZCARD', KEYS[1])
 local member = redis.call('HGET', KEYS[2], ARGV[1])
@@ -109,6 +114,15 @@ def member_for(user_id: str, standing: Standing) -> str:
 
 def keys_of(board: str) -> list[str]:
     return [f"sb:{{{board}}}:{suffix}" for suffix in ("z", "m", "s", "x", "v", "top")]
+
+
+def complete_key(board: str) -> str:
+    """Set once the board is known to hold every user (``projections.repair``); a flush removes it."""
+    return f"sb:{{{board}}}:complete"
+
+
+class BoardIncomplete(Exception):
+    """A read required a board known to be complete, and this one is not (yet)."""
 
 
 @dataclass(frozen=True)
@@ -183,16 +197,22 @@ class Boards:
         return int(await self._redis.zcard(keys_of(board)[0]))
 
 
-    async def page(self, board: str, limit: int, offset: int) -> Page:
-        """Ranks ``offset + 1 ..`` of the board, with its version and member count, read atomically."""
+    async def page(self, board: str, limit: int, offset: int, *, complete: bool = False) -> Page:
+        """Ranks ``offset + 1 ..`` of the board, with its version and member count, read atomically.
+        With ``complete``, raises ``BoardIncomplete`` unless the board is marked complete."""
         z, _, _, x, v, _ = keys_of(board)
-        reply = await self._page(keys=[z, x, v], args=[offset, offset + limit - 1])
+        reply = await self._page(keys=[z, x, v, complete_key(board)],
+                                 args=[offset, offset + limit - 1, int(complete)])
+        _check(reply)
         return Page(int(reply[0]), int(reply[1]), _ranked(reply[2:], offset))
 
-    async def placement(self, board: str, user_id: str, radius: int = 0) -> Placement | None:
-        """The user's rank and the ``radius`` entries above and below it; None if not ranked."""
+    async def placement(self, board: str, user_id: str, radius: int = 0, *,
+                        complete: bool = False) -> Placement | None:
+        """The user's rank and the ``radius`` entries above and below it; None if not ranked.
+        With ``complete``, raises ``BoardIncomplete`` unless the board is marked complete."""
         z, m, _, x, v, _ = keys_of(board)
-        reply = await self._around(keys=[z, m, x, v], args=[user_id, radius])
+        reply = await self._around(keys=[z, m, x, v, complete_key(board)], args=[user_id, radius, int(complete)])
+        _check(reply)
         start = int(reply[2])
         if start < 0:
             return None
@@ -213,6 +233,11 @@ class Boards:
         """The seq of the newest standing of the user the board applied; -1 if none."""
         seq = await self._redis.hget(keys_of(board)[2], user_id)
         return -1 if seq is None else int(seq)
+
+
+def _check(reply: list[bytes | str | int]) -> None:
+    if reply and reply[0] in (b"incomplete", "incomplete"):
+        raise BoardIncomplete()
 
 
 def _ranked(flat: list[bytes | str], offset: int) -> tuple[BoardEntry, ...]:

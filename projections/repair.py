@@ -4,7 +4,8 @@ Redis may lose a board (``FLUSHALL``, a failover without persistence, an evicted
 worker then re-creates it one user at a time as actions arrive, so a partial ZSET looks like a real
 one. A board is therefore trusted only once it is *known complete*: a marker key ``sb:{b}:complete``,
 set when Redis tracks (holds a seq for) at least as many users as Postgres has standings for the
-board. The marker lives and dies with the board's other keys (a flush takes it too).
+board. The marker lives and dies with the board's other keys (a flush takes it too), and the reads
+check it in the same Lua step as they read (``Boards.page(..., complete=True)``).
 
 A repair streams the board's standings from Postgres into ``Boards.apply`` in chunks: absolute
 scores with their seq, so a standing the worker wrote meanwhile is newer and wins. At the end the
@@ -20,12 +21,13 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
-from projections.ranking import Boards, keys_of
+from projections.ranking import Boards, complete_key, keys_of
 from projections.standings import Standings
 from scoreboard.clock import Clock
 from scoreboard.scoring import Standing
 
 log = logging.getLogger(__name__)
+MARKED, MISSING, EMPTY = "marked", "missing", "empty"
 
 # KEYS: s (user -> seq), marker. ARGV: users Postgres had. Sets the marker only if none is missing.
 _MARK = """
@@ -35,10 +37,6 @@ if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[1]) then
 end
 return 0
 """
-
-
-def marker_key(board: str) -> str:
-    return f"sb:{{{board}}}:complete"
 
 
 class BoardRepair:
@@ -53,14 +51,16 @@ class BoardRepair:
         self._mark = redis.register_script(_MARK)
         self._running: dict[str, asyncio.Task[int]] = {}
 
-    async def is_complete(self, board: str) -> bool:
-        """True when Redis can answer for the board; marks it complete when it first finds so."""
-        if await self._redis.exists(marker_key(board)):
-            return True
+    async def check(self, board: str) -> str:
+        """``MARKED`` if Redis tracks every user Postgres has for the board (it was never lost, only not
+        checked yet; the board is marked now), ``MISSING`` if Redis lacks some, ``EMPTY`` if Postgres
+        has none. An empty board is not marked (no marker litter for every window anyone asks for):
+        Postgres answers its reads cheaply."""
         expected = await self._standings.tracked(board)
         if expected == 0:
-            return True  # nothing to lose: an empty (or never written) board; no marker to litter
-        return bool(await self._mark(keys=[keys_of(board)[2], marker_key(board)], args=[expected]))
+            return EMPTY
+        marked = await self._mark(keys=[keys_of(board)[2], complete_key(board)], args=[expected])
+        return MARKED if marked else MISSING
 
     def schedule(self, board: str) -> None:
         """Start a background repair of the board unless one is already running in this process."""
@@ -90,7 +90,7 @@ class BoardRepair:
                              for row in rows]
                 update = await self._boards.apply(board, standings, self._clock.now_us())
                 applied += update.applied
-        marked = await self._mark(keys=[keys_of(board)[2], marker_key(board)], args=[expected])
+        marked = expected > 0 and await self._mark(keys=[keys_of(board)[2], complete_key(board)], args=[expected])
         log.info("repaired board %s from Postgres: %d of %d standings applied, complete=%s",
                  board, applied, expected, bool(marked))
         return applied
