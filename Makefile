@@ -33,6 +33,7 @@ test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
 bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/scoreboard stack up
 	$(BIN)/scoreboard bench
 

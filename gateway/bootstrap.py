@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
+import uvicorn
 from prometheus_client import CollectorRegistry, Gauge
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -36,11 +38,15 @@ class GatewayServices:
     hub: Hub
     feed: Feed
     clock: Clock
+    going_away: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set on SIGTERM: every socket closes with 1001 and every event stream ends, before uvicorn's
+    own shutdown would close them with 1012."""
 
 
 def build_services(settings: Settings) -> GatewayServices:
     hub = Hub()
-    return GatewayServices(settings, hub, Feed(kafka_consumer(settings.kafka_bootstrap), hub), SystemClock())
+    feed = Feed(kafka_consumer(settings.kafka_bootstrap), hub, sources=frozenset(settings.gateway_sources))
+    return GatewayServices(settings, hub, feed, SystemClock())
 
 
 def create_app(services: GatewayServices) -> Starlette:
@@ -88,9 +94,22 @@ def create_app(services: GatewayServices) -> Starlette:
     return app
 
 
-def main(settings: Settings | None = None) -> None:
-    import uvicorn
+class _GatewayServer(uvicorn.Server):
+    """uvicorn, but a stop signal first tells the open streams that the server is going away."""
 
+    def __init__(self, config: uvicorn.Config, services: GatewayServices) -> None:
+        super().__init__(config)
+        self._services = services
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop().call_soon(self._services.going_away.set)
+        super().handle_exit(sig, frame)
+
+
+def main(settings: Settings | None = None) -> None:
     settings = settings or Settings.from_env()
-    uvicorn.run(create_app(build_services(settings)), host=settings.gateway_host, port=settings.gateway_port,
-                log_level="warning", timeout_graceful_shutdown=5, ws_max_size=WS_MAX_FRAME_BYTES)
+    services = build_services(settings)
+    config = uvicorn.Config(create_app(services), host=settings.gateway_host, port=settings.gateway_port,
+                            log_level="warning", timeout_graceful_shutdown=5, ws_max_size=WS_MAX_FRAME_BYTES)
+    _GatewayServer(config, services).run()

@@ -45,8 +45,9 @@ def kafka_consumer(bootstrap: str) -> Callable[[], ChangeConsumer]:
 
 class Feed:
     def __init__(self, consumers: Callable[[], ChangeConsumer], hub: Hub,
-                 first_retry_s: float = FIRST_RETRY_S) -> None:
+                 first_retry_s: float = FIRST_RETRY_S, sources: frozenset[str] = frozenset()) -> None:
         self._consumers = consumers
+        self._sources = sources
         self._hub = hub
         self._first_retry_s = first_retry_s
         self.caught_up = asyncio.Event()
@@ -81,6 +82,8 @@ class Feed:
                 self.connected = True
                 for records in batches.values():
                     for record in records:
+                        if self._sources and _source_of(record) not in self._sources:
+                            continue
                         self._apply(record.value)
                 if self.caught_up.is_set():
                     continue
@@ -102,3 +105,10 @@ class Feed:
         if isinstance(event, LeaderboardChanged):
             entries = tuple((e.rank, e.user_id, e.score) for e in event.entries)
             self._hub.publish(BoardState(event.board, event.board_version, entries))
+
+
+def _source_of(record: Any) -> str | None:
+    for key, value in getattr(record, "headers", None) or ():
+        if key == "ce_source":
+            return bytes(value).decode(errors="replace")
+    return None

@@ -7,6 +7,8 @@ the versions it could not take in time and gets the latest, and publishing never
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -24,6 +26,15 @@ class BoardState:
             "version": self.version,
             "entries": [{"rank": r, "user_id": u, "score": s} for r, u, s in self.entries],
         }
+
+    def frame_text(self, kind: str) -> str:
+        """The frame as compact JSON, encoded once per state and kind however many clients get it."""
+        return _encoded(self, kind)
+
+
+@functools.lru_cache(maxsize=4096)
+def _encoded(state: BoardState, kind: str) -> str:
+    return json.dumps(state.frame(kind), separators=(",", ":"))
 
 
 class Subscription:

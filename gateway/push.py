@@ -57,7 +57,10 @@ def _open_stream(conn: HTTPConnection, last_seen: int | None = None) -> BoardStr
 def render_frame(push: Push) -> str:
     if push.state is None:
         return '{"type":"heartbeat"}'
-    return json.dumps(push.state.frame(push.kind), separators=(",", ":"))
+    return push.state.frame_text(push.kind)
+
+
+CLOSE_GOING_AWAY = 1001
 
 
 async def websocket_endpoint(ws: WebSocket) -> None:
@@ -73,8 +76,12 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         sender = asyncio.create_task(_send_frames(ws, stream, settings.gateway_send_timeout_seconds))
         receiver = asyncio.create_task(
             _receive_frames(ws, stream, FrameLimiter(settings.gateway_max_inbound_frames_per_second)))
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (sender, receiver):
+        leaving = asyncio.create_task(services(ws).going_away.wait())
+        await asyncio.wait({sender, receiver, leaving}, return_when=asyncio.FIRST_COMPLETED)
+        if leaving.done():
+            with contextlib.suppress(BaseException):
+                await ws.close(code=CLOSE_GOING_AWAY, reason="server shutting down")
+        for task in (sender, receiver, leaving):
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
@@ -123,4 +130,5 @@ async def sse_endpoint(request: Request) -> Response:
         raise Problem(refusal.status, refusal.slug, refusal.detail, headers=headers)
     last_seen = request.headers.get("last-event-id", "").strip()
     stream = _open_stream(request, int(last_seen) if last_seen.isdigit() else None)
-    return EventStreamResponse(stream, services(request).settings.gateway_send_timeout_seconds)
+    return EventStreamResponse(stream, services(request).settings.gateway_send_timeout_seconds,
+                               services(request).going_away)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
 from starlette.responses import Response
@@ -20,7 +19,7 @@ HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 def render_event(push: Push) -> str:
     if push.state is None:
         return ": heartbeat\n\n"
-    data = json.dumps(push.state.frame(push.kind), separators=(",", ":"))
+    data = push.state.frame_text(push.kind)
     return f"event: leaderboard\nid: {push.state.version}\ndata: {data}\n\n"
 
 
@@ -30,7 +29,9 @@ class EventStreamResponse(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, stream: BoardStream, send_timeout_s: float) -> None:
+    def __init__(self, stream: BoardStream, send_timeout_s: float,
+                 going_away: asyncio.Event | None = None) -> None:
+        self._going_away = going_away or asyncio.Event()
         self.status_code = 200
         self.background = None
         self.init_headers(HEADERS)
@@ -42,8 +43,9 @@ class EventStreamResponse(Response):
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             pushing = asyncio.create_task(self._push(send))
             leaving = asyncio.create_task(_until_disconnect(receive))
-            await asyncio.wait({pushing, leaving}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (pushing, leaving):
+            stopping = asyncio.create_task(self._going_away.wait())  # the client reconnects elsewhere
+            await asyncio.wait({pushing, leaving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (pushing, leaving, stopping):
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task

@@ -106,6 +106,12 @@ class Ledger:
                     " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (user_id) DO UPDATE SET banned = EXCLUDED.banned,"
                     " event_id = EXCLUDED.event_id, changed_at_us = EXCLUDED.changed_at_us, reason = EXCLUDED.reason",
                     [(u, s.banned, s.event_id, s.changed_at_us, s.reason) for u, s in outcome.statuses.items()])
+            if outcome.status_changes:
+                await cur.executemany(
+                    "INSERT INTO ban_history (event_id, user_id, banned, changed_at_us, reason, kafka_partition,"
+                    " kafka_offset) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
+                    [(c.event_id, c.user_id, c.banned, c.changed_at_us, c.reason, c.partition, c.offset)
+                     for c in outcome.status_changes])
             if outcome.rejected:
                 await cur.executemany(
                     "INSERT INTO rejections (kafka_partition, kafka_offset, event_id, user_id, reason, rejected_at_us)"

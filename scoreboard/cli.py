@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
 from scoreboard.errors import ConfigurationError, ScoreboardError
@@ -36,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from scoreboard import logs
+
+    logs.configure(process=args.command if args.command in ("api", "worker", "gateway") else "")
     try:
         return _run(args)
     except ScoreboardError as exc:

@@ -71,6 +71,19 @@ class UserStatus:
 
 
 @dataclass(frozen=True)
+class StatusChange:
+    """One ban or unban that changed a user's status, for the point-in-time history."""
+
+    event_id: str
+    user_id: str
+    banned: bool
+    changed_at_us: int
+    reason: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
 class Rejection:
     event_id: str
     user_id: str
@@ -101,6 +114,7 @@ class BatchOutcome:
     rejected: list[Rejection] = field(default_factory=list)
     changed: dict[BoardUser, Standing] = field(default_factory=dict)
     statuses: dict[str, UserStatus] = field(default_factory=dict)
+    status_changes: list[StatusChange] = field(default_factory=list)
     next_offsets: dict[int, int] = field(default_factory=dict)
     replayed: list[Positioned] = field(default_factory=list)
 
@@ -183,6 +197,9 @@ class _State:
             return  # banning a banned user (or unbanning a free one) changes nothing
         self._outcome.statuses[event.user_id] = UserStatus(banned, event.event_id, event.occurred_at_us,
                                                            event.reason)
+        self._outcome.status_changes.append(StatusChange(event.event_id, event.user_id, banned,
+                                                         event.occurred_at_us, event.reason,
+                                                         item.partition, item.offset))
         boards = set(self._known.boards_of_user.get(event.user_id, frozenset()))
         boards.update(b for b, u in self._standings if u == event.user_id)
         for board in sorted(boards):

@@ -78,6 +78,7 @@ class Settings:
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8001
     worker_port: int = 6066
+    worker_host: str = "127.0.0.1"
     worker_id: str = "scoreboard-worker"
     worker_instance_id: str = ""
     worker_session_timeout_seconds: float = 10.0
@@ -87,6 +88,7 @@ class Settings:
     produce_timeout_seconds: float = 30.0
     max_body_bytes: int = 4096
     gateway_max_connections: int = 20000
+    gateway_sources: tuple[str, ...] = ()
     heartbeat_seconds: float = 15.0
     gateway_max_inbound_frames_per_second: float = 20.0
     gateway_send_timeout_seconds: float = 30.0
@@ -128,6 +130,7 @@ class Settings:
             gateway_host=text("GATEWAY_HOST", cls.gateway_host),
             gateway_port=_int(env, "GATEWAY_PORT", cls.gateway_port),
             worker_port=_int(env, "WORKER_PORT", cls.worker_port),
+            worker_host=text("WORKER_HOST", cls.worker_host),
             worker_id=text("WORKER_ID", cls.worker_id),
             worker_instance_id=text("WORKER_INSTANCE_ID"),
             worker_session_timeout_seconds=_float(env, "WORKER_SESSION_TIMEOUT_SECONDS",
@@ -138,6 +141,7 @@ class Settings:
             produce_timeout_seconds=_float(env, "PRODUCE_TIMEOUT_SECONDS", cls.produce_timeout_seconds),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
             gateway_max_connections=_int(env, "GATEWAY_MAX_CONNECTIONS", cls.gateway_max_connections),
+            gateway_sources=_list(env, "GATEWAY_SOURCES", ()),
             heartbeat_seconds=_float(env, "HEARTBEAT_SECONDS", cls.heartbeat_seconds),
             gateway_max_inbound_frames_per_second=_float(env, "GATEWAY_MAX_INBOUND_FRAMES_PER_SECOND",
                                                          cls.gateway_max_inbound_frames_per_second),

@@ -35,7 +35,9 @@ def run_local(apis: int = 1, workers: int = 1, gateways: int = 1) -> int:
     for i in range(apis):
         children.append(spawn("api", f"api-{i + 1}", {"SCOREBOARD_API_PORT": str(settings.api_port + 10 * i)}))
     for i in range(workers):
-        children.append(spawn("worker", f"worker-{i + 1}", {}))
+        children.append(spawn("worker", f"worker-{i + 1}", {
+            "SCOREBOARD_WORKER_PORT": str(settings.worker_port + i),
+            "SCOREBOARD_WORKER_INSTANCE_ID": f"{settings.worker_id}-{i + 1}"}))
     for i in range(gateways):
         port = settings.gateway_port + 10 * i
         children.append(spawn("gateway", f"gateway-{i + 1}", {"SCOREBOARD_GATEWAY_PORT": str(port)}))

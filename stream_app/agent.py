@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import faust
 import psycopg
@@ -19,6 +21,9 @@ import redis.exceptions
 
 from scoreboard.errors import DependencyUnavailable
 from stream_app.pipeline import BatchReport, Pipeline, RawRecord
+
+if TYPE_CHECKING:
+    from stream_app.observability import WorkerMetrics
 
 log = logging.getLogger(__name__)
 TRANSIENT = (psycopg.OperationalError, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
@@ -44,7 +49,8 @@ async def process_until_durable(
 
 
 def attach_agent(app: faust.App, topic: faust.TopicT, pipeline: Pipeline, batch_size: int,
-                 batch_wait_s: float, prepare: Callable[[], Awaitable[None]]) -> None:
+                 batch_wait_s: float, prepare: Callable[[], Awaitable[None]],
+                 metrics: WorkerMetrics | None = None) -> None:
     async def score(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         await prepare()
         async for events in stream.take_events(batch_size, within=batch_wait_s):
@@ -52,6 +58,7 @@ def attach_agent(app: faust.App, topic: faust.TopicT, pipeline: Pipeline, batch_
                 RawRecord(e.message.key, e.message.value, e.message.partition, e.message.offset)
                 for e in events
             ]
+            started = time.perf_counter()
             task = asyncio.ensure_future(process_until_durable(pipeline.process, records))
             try:
                 report = await asyncio.shield(task)
@@ -66,7 +73,18 @@ def attach_agent(app: faust.App, topic: faust.TopicT, pipeline: Pipeline, batch_
             except BaseException:
                 log.exception("unexpected failure in a batch; exiting before any commit")
                 os._exit(EXIT_UNEXPECTED)
-            log.debug("batch %s", report)
+            elapsed = time.perf_counter() - started
+            log.info("batch", extra={"fields": {
+                "records": len(records), "accepted": report.accepted, "duplicates": report.duplicates,
+                "replayed": report.replayed, "rejected": report.rejected, "boards_changed": report.boards_changed,
+                "ms": round(elapsed * 1000, 2), "event_ids": report.event_ids[:20],
+                "request_ids": report.request_ids[:20]}})
+            if metrics is not None:
+                metrics.observe(report, len(records), elapsed)
+                for event in events:
+                    tp = event.message.tp
+                    metrics.lag.labels(str(tp.partition)).set(
+                        max(0, app.consumer.highwater(tp) - event.message.offset - 1))
             yield None
 
     app.agent(topic, name="score-actions", concurrency=1)(score)

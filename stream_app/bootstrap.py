@@ -6,6 +6,7 @@ the actions topic (keyed by user) across them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import faust
@@ -15,12 +16,14 @@ from redis.asyncio import Redis
 
 from projections.ledger import Ledger
 from projections.ranking import Boards
+from scoreboard import logs
 from scoreboard.clock import SystemClock
 from scoreboard.publishing import Publisher
 from scoreboard.settings import Settings
 from scoreboard.topics import ACTIONS
 from stream_app.agent import attach_agent
 from stream_app.chaos import CrashPlan
+from stream_app.observability import WorkerMetrics, attach_endpoints
 from stream_app.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -41,7 +44,11 @@ def create_worker_app(settings: Settings) -> faust.App:
         consumer_group_instance_id=settings.worker_instance_id or None,
         topic_replication_factor=1,
         store="memory://",
-        web_enabled=False,
+        loghandlers=[logs.json_handler("worker")],
+        web_enabled=True,
+        web_port=settings.worker_port,
+        web_bind=settings.worker_host,
+        web_host=settings.worker_host,
         autodiscover=False,
     )
     topic = app.topic(ACTIONS, value_type=bytes, key_type=bytes, value_serializer="raw",
@@ -57,7 +64,21 @@ def create_worker_app(settings: Settings) -> faust.App:
     async def open_pool() -> None:
         await pool.open(wait=True, timeout=60)
 
-    attach_agent(app, topic, pipeline, settings.batch_size, settings.batch_wait_seconds, open_pool)
+    metrics = WorkerMetrics()
+    attach_agent(app, topic, pipeline, settings.batch_size, settings.batch_wait_seconds, open_pool, metrics)
+
+    async def postgres_ready() -> bool:
+        async with pool.connection(timeout=2) as conn:
+            await conn.execute("SELECT 1")
+        return True
+
+    async def redis_ready() -> bool:
+        return bool(await redis.ping())
+
+    async def kafka_ready() -> bool:
+        return await asyncio.to_thread(publisher.ping)
+
+    attach_endpoints(app, metrics, {"kafka": kafka_ready, "postgres": postgres_ready, "redis": redis_ready})
 
     return app
 

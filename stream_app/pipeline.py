@@ -53,6 +53,8 @@ class BatchReport:
     duplicates: int
     rejected: int
     boards_changed: int
+    event_ids: tuple[str, ...] = ()
+    request_ids: tuple[str, ...] = ()
 
 
 class Pipeline:
@@ -81,8 +83,13 @@ class Pipeline:
             await self._publish(outcome.score_changes(applied.replayed_entries), to_publish, rejections, now)
             await self._republish_if_overtaken(to_publish)
             self._crash.point("after_kafka_publish")
+        accepted_ids = {e.event_id for e in outcome.accepted}
         return BatchReport(len(outcome.accepted), len(outcome.replayed), len(outcome.duplicates),
-                           len(rejections), sum(1 for u in updates if u.changed))
+                           len(rejections), sum(1 for u in updates if u.changed),
+                           event_ids=tuple(e.event_id for e in outcome.accepted),
+                           request_ids=tuple(p.event.request_id for p in events
+                                             if isinstance(p.event, ActionCompleted) and p.event.request_id
+                                             and p.event.event_id in accepted_ids))
 
     def _decode(self, records: Sequence[RawRecord]) -> tuple[list[Positioned], list[Rejection]]:
         events: list[Positioned] = []

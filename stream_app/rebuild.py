@@ -34,7 +34,7 @@ from scoreboard.topics import ACTIONS
 from stream_app.pipeline import Pipeline, RawRecord
 
 log = logging.getLogger(__name__)
-PROJECTION_TABLES = ("ledger", "board_scores", "user_status", "rejections", "log_positions")
+PROJECTION_TABLES = ("ledger", "board_scores", "user_status", "ban_history", "rejections", "log_positions")
 
 
 class WorkersStillRunning(ScoreboardError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -12,9 +13,27 @@ from websockets.sync.client import connect
 
 from tests.support.client import ApiClient
 from tests.support.polling import wait_until
-from tests.support.processes import System
+from scoreboard.catalog import DEFAULT_CATALOG
+from tests.support.processes import System, start_system
+from tests.support.world import isolated_world
 
 pytestmark = pytest.mark.e2e
+
+
+GRAND = 10**12  # far above anything other tests sharing the actions topic at the same time could score
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    """Real processes; the catalog adds a huge-points action so our three users are the top 3."""
+    catalog = tmp_path_factory.mktemp("catalog") / "actions.toml"
+    catalog.write_text(DEFAULT_CATALOG.read_text() + f'\n[actions.grand-prize]\npoints = {GRAND}\n')
+    with isolated_world() as world:
+        running = start_system(world, extra_env={"SCOREBOARD_ACTIONS_FILE": str(catalog)})
+        try:
+            yield running
+        finally:
+            running.stop_all()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +59,7 @@ def receive_until(ws: Any, predicate: Any, timeout_s: float = 30) -> dict[str, A
 def test_actions_of_three_users_show_in_the_right_order_over_http_and_websocket(
     system: System, api: ApiClient
 ) -> None:
-    """win-match x3, x2, x1 for three new users: they rank c > b > a on HTTP and in a pushed frame."""
+    """grand-prize x3, x2, x1 for three new users: they rank c > b > a on HTTP and in a pushed frame."""
     run = uuid.uuid4().hex[:6]
     a, b, c = f"a-{run}", f"b-{run}", f"c-{run}"
     with connect(ws_url(system, "global")) as ws:
@@ -48,9 +67,9 @@ def test_actions_of_three_users_show_in_the_right_order_over_http_and_websocket(
         assert snapshot["type"] == "snapshot" and snapshot["board"] == "global"
         for user, times in ((a, 1), (b, 2), (c, 3)):
             for _ in range(times):
-                response = api.complete(user, "win-match")
+                response = api.complete(user, "grand-prize")
                 assert response.status_code == 202, response.text
-                assert response.json()["points"] == 100
+                assert response.json()["points"] == GRAND
 
         def ours(frame: dict[str, Any]) -> list[str]:
             return [e["user_id"] for e in frame["entries"] if e["user_id"] in (a, b, c)]
@@ -58,13 +77,13 @@ def test_actions_of_three_users_show_in_the_right_order_over_http_and_websocket(
         frame = receive_until(ws, lambda f: ours(f) == [c, b, a])
         assert frame["version"] > snapshot["version"]
         scores = {e["user_id"]: e["score"] for e in frame["entries"]}
-        assert (scores[c], scores[b], scores[a]) == (300, 200, 100)
+        assert (scores[c], scores[b], scores[a]) == (3 * GRAND, 2 * GRAND, GRAND)
 
     top = api.board("global")
     assert [(e["rank"], e["user_id"]) for e in top["entries"][:3]] == [(1, c), (2, b), (3, a)], top
     ranked = api.rank(b) or {}
     assert {k: ranked.get(k) for k in ("board", "user_id", "rank", "score")} == {
-        "board": "global", "user_id": b, "rank": 2, "score": 200}
+        "board": "global", "user_id": b, "rank": 2, "score": 2 * GRAND}
     daily = api.rank(c, board="daily")
     assert daily is not None and daily["board"].startswith("daily:") and daily["rank"] == 1
 

@@ -28,6 +28,7 @@ class Process:
     role: str
     popen: subprocess.Popen[bytes]
     log_path: Path
+    url: str = ""
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -55,11 +56,14 @@ class System:
 
     def start(self, role: str, **extra_env: str) -> Process:
         env = dict(os.environ) | self.env | extra_env
+        if role == "worker" and "SCOREBOARD_WORKER_PORT" not in extra_env:
+            env["SCOREBOARD_WORKER_PORT"] = str(free_port())
         log_path = self.log_dir / f"{role}-{len(self.processes)}.log"
         handle = log_path.open("wb")
         popen = subprocess.Popen([sys.executable, "-m", "scoreboard.cli", role], env=env,
                                  stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
-        process = Process(role, popen, log_path)
+        process = Process(role, popen, log_path,
+                          f"http://127.0.0.1:{env['SCOREBOARD_WORKER_PORT']}" if role == "worker" else "")
         self.processes.append(process)
         return process
 
@@ -98,12 +102,13 @@ def start_system(world: World, workers: int = 1, extra_env: dict[str, str] | Non
     } | (extra_env or {})
     system = System(world, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{gateway_port}", env)
     api = system.start("api")
-    for _ in range(workers):
-        system.start("worker")
+    worker_processes = [system.start("worker") for _ in range(workers)]
     gateway = system.start("gateway")
     try:
         wait_ready(system.api_url, api)
         wait_ready(system.gateway_url, gateway)
+        for worker in worker_processes:
+            wait_ready(worker.url, worker)
     except AssertionError:
         system.stop_all()
         raise

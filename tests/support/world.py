@@ -96,6 +96,8 @@ def isolated_world() -> Iterator[World]:
         "SCOREBOARD_DATABASE_URL": database_url,
         "SCOREBOARD_REDIS_URL": redis_url,
         "SCOREBOARD_WORKER_ID": f"scoreboard-worker-{name}",
+        # gateways of this world follow only its own workers (and rebuilds), not other worlds' boards
+        "SCOREBOARD_GATEWAY_SOURCES": f"/scoreboard/worker/scoreboard-worker-{name},/scoreboard/rebuild",
     }
     start = start_group_at_end(base["SCOREBOARD_KAFKA_BOOTSTRAP"], env["SCOREBOARD_WORKER_ID"])
     try:

@@ -83,6 +83,7 @@ def test_a_banned_users_actions_are_rejected_until_the_unban() -> None:
     assert outcome.changed[("daily:2026-11-01", "m")] == Standing(50, 3, 1, True)
     assert outcome.changed[("global", "m")] == Standing(60, 4, DAY, True)
     assert outcome.statuses["m"] == UserStatus(False, "u1", DAY + 1, "appeal")
+    assert [(c.event_id, c.banned, c.offset) for c in outcome.status_changes] == [("b1", True, 0), ("u1", False, 2)]
 
 
 def test_a_ban_leaves_the_user_hidden_on_every_board_it_had() -> None:

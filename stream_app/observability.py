@@ -1,0 +1,65 @@
+"""Worker health, readiness and Prometheus metrics, served by Faust's own web server.
+
+``GET /healthz`` answers while the process runs; ``GET /readyz`` only while Postgres, Redis and Kafka
+answer; ``GET /metrics``: events by outcome, batch size and latency, consumer lag per partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from stream_app.pipeline import BatchReport
+
+log = logging.getLogger(__name__)
+Check = Callable[[], Awaitable[bool]]
+
+
+class WorkerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.events = Counter("worker_events_total", "log events by outcome", ["outcome"], registry=self.registry)
+        self.batch_size = Histogram("worker_batch_size", "records per batch", registry=self.registry,
+                                    buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000))
+        self.batch_seconds = Histogram("worker_batch_seconds", "time to make a batch durable",
+                                       registry=self.registry,
+                                       buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.lag = Gauge("worker_consumer_lag", "records behind the end of the partition", ["partition"],
+                         registry=self.registry)
+
+    def observe(self, report: BatchReport, size: int, seconds: float) -> None:
+        self.batch_size.observe(size)
+        self.batch_seconds.observe(seconds)
+        for outcome, count in (("accepted", report.accepted), ("duplicate", report.duplicates),
+                               ("replayed", report.replayed), ("rejected", report.rejected)):
+            if count:
+                self.events.labels(outcome).inc(count)
+
+
+def attach_endpoints(app: faust.App, metrics: WorkerMetrics, checks: dict[str, Check]) -> None:
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        async def run(check: Check) -> bool:
+            try:
+                return await asyncio.wait_for(check(), 2.0)
+            except Exception:
+                return False
+
+        results = await asyncio.gather(*(run(check) for check in checks.values()))
+        report = {name: "ok" if ok else "unavailable" for name, ok in zip(checks, results, strict=True)}
+        ready = all(results)
+        return web.json({"status": "ready" if ready else "unavailable", "checks": report},
+                        status=200 if ready else 503)
+
+    @app.page("/metrics")
+    async def prometheus(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
