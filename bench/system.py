@@ -12,7 +12,7 @@ from bench.matching import decode_frames
 from bench.processes import Services, free_port, wait_ready
 from scoreboard.auth import mint_token
 from bench.wire import HttpPoster, WebSocketReader
-from bench.world import World
+from scoreboard.stack.worlds import World
 
 # "raise the limits" rather than switch them off: the limiter's Redis calls stay on the measured path
 RAISED_LIMITS = {

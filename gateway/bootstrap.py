@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 import uvicorn
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Gauge, Histogram
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -38,6 +38,8 @@ class GatewayServices:
     hub: Hub
     feed: Feed
     clock: Clock
+    observe_push: Callable[[float], None] | None = None
+    """Records the seconds from a board change (the worker's clock) to a frame sent."""
     going_away: asyncio.Event = field(default_factory=asyncio.Event)
     """Set on SIGTERM: every socket closes with 1001 and every event stream ends, before uvicorn's
     own shutdown would close them with 1012."""
@@ -54,6 +56,9 @@ def create_app(services: GatewayServices) -> Starlette:
     metrics = HttpMetrics(registry)
     connections = Gauge("gateway_connections", "open WebSocket and SSE subscriptions", registry=registry)
     connections.set_function(services.hub.connection_count)
+    push_latency = Histogram("gateway_push_seconds", "from the board change to a WebSocket update sent",
+                             registry=registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+    services.observe_push = push_latency.observe
     lagging = Gauge("gateway_lagging_subscriptions", "subscriptions behind their board's latest version",
                     registry=registry)
     lagging.set_function(services.hub.lagging_count)

@@ -104,7 +104,7 @@ class Feed:
             return
         if isinstance(event, LeaderboardChanged):
             entries = tuple((e.rank, e.user_id, e.score) for e in event.entries)
-            self._hub.publish(BoardState(event.board, event.board_version, entries))
+            self._hub.publish(BoardState(event.board, event.board_version, entries, event.changed_at_us))
 
 
 def _source_of(record: Any) -> str | None:

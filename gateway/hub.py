@@ -10,7 +10,7 @@ import asyncio
 import functools
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class BoardState:
     board: str
     version: int
     entries: tuple[tuple[int, str, int], ...]
+    changed_at_us: int = field(default=0, compare=False)
 
     def frame(self, kind: str) -> dict[str, object]:
         return {

@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection, Request
@@ -73,7 +75,8 @@ async def websocket_endpoint(ws: WebSocket) -> None:
     stream = _open_stream(ws)  # subscribed before any await, so the cap check above cannot be raced
     try:
         await ws.accept()
-        sender = asyncio.create_task(_send_frames(ws, stream, settings.gateway_send_timeout_seconds))
+        sender = asyncio.create_task(_send_frames(ws, stream, settings.gateway_send_timeout_seconds,
+                                                  services(ws).observe_push))
         receiver = asyncio.create_task(
             _receive_frames(ws, stream, FrameLimiter(settings.gateway_max_inbound_frames_per_second)))
         leaving = asyncio.create_task(services(ws).going_away.wait())
@@ -89,12 +92,15 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         stream.close()
 
 
-async def _send_frames(ws: WebSocket, stream: BoardStream, send_timeout_s: float) -> None:
+async def _send_frames(ws: WebSocket, stream: BoardStream, send_timeout_s: float,
+                       observe_push: Callable[[float], None] | None = None) -> None:
     """Each connection sends on its own task: a client that does not read only ever stalls itself."""
     try:
         while True:
-            text = render_frame(await stream.next())
-            await asyncio.wait_for(ws.send_text(text), send_timeout_s)
+            push = await stream.next()
+            await asyncio.wait_for(ws.send_text(render_frame(push)), send_timeout_s)
+            if observe_push is not None and push.state is not None and push.kind == "update":
+                observe_push(max(0.0, time.time() - push.state.changed_at_us / 1e6))
     except TimeoutError:
         log.info("dropping a WebSocket client that took no frame for %.0fs", send_timeout_s)
     except (WebSocketDisconnect, RuntimeError, OSError):

@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Histogram
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
@@ -119,6 +119,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
 
 def create_app(services: Services) -> Starlette:
     metrics = HttpMetrics(CollectorRegistry())
+    produce_latency = Histogram("kafka_produce_seconds", "time from produce to the broker's acknowledgement",
+                                registry=metrics.registry,
+                                buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30))
+    services.publisher.on_acked = produce_latency.observe
 
     async def kafka_ready() -> bool:
         return await asyncio.to_thread(services.publisher.ping)

@@ -92,7 +92,15 @@ class CompletionGuard:
         self._reserve = redis.register_script(_RESERVE)
         self._release = redis.register_script(_RELEASE)
 
+    @staticmethod
+    def needed(reservation: Reservation) -> bool:
+        """Most actions have no ticket, cooldown or cap: then there is nothing to reserve in Redis."""
+        action = reservation.action
+        return bool(reservation.ticket_id or action.cooldown_seconds or action.daily_cap)
+
     async def reserve(self, reservation: Reservation) -> Refusal | None:
+        if not self.needed(reservation):
+            return None
         action = reservation.action
         until_midnight_us = DAY_US - reservation.now_us % DAY_US
         outcome, wait_ms = await self._reserve(keys=reservation.keys(), args=[
@@ -110,4 +118,6 @@ class CompletionGuard:
         return Refusal(reason, max(1, -(-int(wait_ms) // 1000)))
 
     async def release(self, reservation: Reservation) -> None:
+        if not self.needed(reservation):
+            return
         await self._release(keys=reservation.keys(), args=[reservation.owner])

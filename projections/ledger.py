@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from psycopg import AsyncConnection
+from typing import Any
+
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
 from scoreboard.events import ActionCompleted, ScoreAdjusted
@@ -29,6 +31,9 @@ ENTRY_COLUMNS = (
     " kafka_partition, kafka_offset, total_after"
 )
 _STANDING_COLUMNS = "board, user_id, score, seq, reached_at_us, visible"
+_UPSERT = (" ON CONFLICT (board, user_id) DO UPDATE SET score = EXCLUDED.score, seq = EXCLUDED.seq,"
+           " reached_at_us = EXCLUDED.reached_at_us, visible = EXCLUDED.visible")
+_COPY_FROM_ROWS = 64  # below this, one pipelined executemany is cheaper than a temp table and COPY
 
 
 @dataclass
@@ -91,15 +96,12 @@ class Ledger:
     async def _write(self, conn: AsyncConnection, outcome: BatchOutcome) -> None:
         async with conn.cursor() as cur:
             if outcome.accepted:
-                await cur.executemany(
-                    f"INSERT INTO ledger ({ENTRY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                    [_entry_row(e) for e in outcome.accepted])
+                # COPY: a UNIQUE violation (a concurrent zombie writer) still aborts the whole batch.
+                async with cur.copy(f"COPY ledger ({ENTRY_COLUMNS}) FROM STDIN") as copy:
+                    for entry in outcome.accepted:
+                        await copy.write_row(_entry_row(entry))
             if outcome.changed:
-                await cur.executemany(
-                    f"INSERT INTO board_scores ({_STANDING_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)"
-                    " ON CONFLICT (board, user_id) DO UPDATE SET score = EXCLUDED.score, seq = EXCLUDED.seq,"
-                    " reached_at_us = EXCLUDED.reached_at_us, visible = EXCLUDED.visible",
-                    [(b, u, s.score, s.seq, s.reached_at_us, s.visible) for (b, u), s in outcome.changed.items()])
+                await self._upsert_standings(cur, outcome)
             if outcome.statuses:
                 await cur.executemany(
                     "INSERT INTO user_status (user_id, banned, event_id, changed_at_us, reason)"
@@ -122,6 +124,20 @@ class Ledger:
                 await cur.executemany(
                     "UPDATE log_positions SET next_offset = %s WHERE kafka_partition = %s",
                     [(offset, partition) for partition, offset in outcome.next_offsets.items()])
+
+    async def _upsert_standings(self, cur: AsyncCursor[Any], outcome: BatchOutcome) -> None:
+        rows = [(b, u, s.score, s.seq, s.reached_at_us, s.visible) for (b, u), s in outcome.changed.items()]
+        if len(rows) < _COPY_FROM_ROWS:
+            await cur.executemany(
+                f"INSERT INTO board_scores ({_STANDING_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)" + _UPSERT, rows)
+            return
+        await cur.execute("CREATE TEMP TABLE IF NOT EXISTS board_scores_in (LIKE board_scores)"
+                          " ON COMMIT DELETE ROWS")
+        async with cur.copy(f"COPY board_scores_in ({_STANDING_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                await copy.write_row(row)
+        await cur.execute(f"INSERT INTO board_scores ({_STANDING_COLUMNS}) SELECT {_STANDING_COLUMNS}"
+                          " FROM board_scores_in" + _UPSERT)
 
     async def _load_replayed(self, conn: AsyncConnection, replayed: Sequence[Positioned],
                              applied: AppliedBatch) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -30,6 +31,8 @@ class Publisher:
             "linger.ms": linger_ms,
             "delivery.timeout.ms": int(delivery_timeout_s * 1000),
         })
+        self.on_acked: Callable[[float], None] | None = None
+        """Called with the seconds from produce to the broker's acknowledgement (for a metric)."""
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._poll_loop, name="kafka-poll", daemon=True)
         self._thread.start()
@@ -59,7 +62,11 @@ class Publisher:
                 await asyncio.sleep(0.01)  # local queue full: let the poll thread drain it
             except KafkaException as exc:
                 raise PublishFailed(f"{topic}: {exc}") from exc
-        return await future
+        started = time.perf_counter()
+        result = await future
+        if self.on_acked is not None:
+            self.on_acked(time.perf_counter() - started)
+        return result
 
     async def publish_many(self, records: Sequence[tuple[str, str, bytes, Sequence[tuple[str, bytes]]]]) -> None:
         """Send all records and wait until every one is acknowledged."""

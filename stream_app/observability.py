@@ -29,6 +29,8 @@ class WorkerMetrics:
         self.batch_seconds = Histogram("worker_batch_seconds", "time to make a batch durable",
                                        registry=self.registry,
                                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.rejected = Counter("worker_rejected_total", "log events not applied, by reason", ["reason"],
+                                registry=self.registry)
         self.lag = Gauge("worker_consumer_lag", "records behind the end of the partition", ["partition"],
                          registry=self.registry)
 
@@ -39,6 +41,8 @@ class WorkerMetrics:
                                ("replayed", report.replayed), ("rejected", report.rejected)):
             if count:
                 self.events.labels(outcome).inc(count)
+        for reason in report.rejection_reasons:
+            self.rejected.labels(reason).inc()
 
 
 def attach_endpoints(app: faust.App, metrics: WorkerMetrics, checks: dict[str, Check]) -> None:

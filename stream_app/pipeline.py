@@ -55,6 +55,7 @@ class BatchReport:
     boards_changed: int
     event_ids: tuple[str, ...] = ()
     request_ids: tuple[str, ...] = ()
+    rejection_reasons: tuple[str, ...] = ()
 
 
 class Pipeline:
@@ -89,7 +90,8 @@ class Pipeline:
                            event_ids=tuple(e.event_id for e in outcome.accepted),
                            request_ids=tuple(p.event.request_id for p in events
                                              if isinstance(p.event, ActionCompleted) and p.event.request_id
-                                             and p.event.event_id in accepted_ids))
+                                             and p.event.event_id in accepted_ids),
+                           rejection_reasons=tuple(r.reason.split(":")[0] for r in rejections))
 
     def _decode(self, records: Sequence[RawRecord]) -> tuple[list[Positioned], list[Rejection]]:
         events: list[Positioned] = []

@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.load import LoadResult, run_wrk
 from bench.processes import RAW_DIR, Service, Services, free_port, wait_ready
 from bench.tokens import mint_tokens, write_tokens_file
-from bench.world import isolated_world
+from scoreboard.stack.worlds import isolated_world
 
 # "raise the limits" rather than switch them off: the limiter's Redis calls stay on the measured path
 RAISED_LIMITS = {

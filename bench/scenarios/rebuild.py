@@ -19,7 +19,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from tqdm import tqdm
 
-from bench.world import isolated_world
+from scoreboard.stack.worlds import isolated_world
 from scoreboard import codec
 from scoreboard.events import ActionCompleted
 from scoreboard.topics import ACTIONS

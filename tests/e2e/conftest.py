@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.processes import System, start_system
-from tests.support.world import isolated_world
+from scoreboard.stack.worlds import isolated_world
 
 
 @pytest.fixture(scope="module")

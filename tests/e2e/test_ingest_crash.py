@@ -23,7 +23,7 @@ from scoreboard.topics import ACTIONS
 from tests.support.attacker import Caller, assert_problem
 from tests.support.polling import wait_until
 from tests.support.processes import System, start_system, wait_ready
-from tests.support.world import isolated_world
+from scoreboard.stack.worlds import isolated_world
 
 pytestmark = pytest.mark.e2e
 

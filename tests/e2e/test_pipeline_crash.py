@@ -18,7 +18,6 @@ from scoreboard.clock import to_micros
 from scoreboard.topics import ACTIONS, LEADERBOARD_CHANGES
 from stream_app.chaos import STAGES
 from tests.support.inspect import (
-    end_offsets,
     ledger_count,
     postgres_scores,
     pushed_boards,
@@ -28,7 +27,7 @@ from tests.support.polling import wait_until
 from tests.support.processes import Process, System, free_port
 from tests.support.reference import Reference
 from tests.support.workload import actions_with_duplicates, produce
-from tests.support.world import World, isolated_world
+from scoreboard.stack.worlds import World, isolated_world, topic_ends
 
 pytestmark = pytest.mark.e2e
 # The stream crosses midnight UTC on a Sunday, so daily and weekly windows roll over mid-test.
@@ -53,7 +52,7 @@ def lag(world: World) -> int:
     admin = AdminClient({"bootstrap.servers": world.kafka_bootstrap})
     from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 
-    ends = end_offsets(world.kafka_bootstrap, ACTIONS)
+    ends = topic_ends(world.kafka_bootstrap, ACTIONS)
     request = ConsumerGroupTopicPartitions(world.env["SCOREBOARD_WORKER_ID"],
                                            [TopicPartition(ACTIONS, p) for p in ends])
     result = admin.list_consumer_group_offsets([request])
@@ -120,7 +119,7 @@ def test_kill_9_of_the_worker_at_every_crash_point_loses_and_doubles_nothing(wor
     outside four more times while actions are pending; it is restarted each time."""
     events = actions_with_duplicates(5000, 300, start_us=START, seed=11)
     reference = Reference().apply(events)
-    since = end_offsets(world.kafka_bootstrap, LEADERBOARD_CHANGES)
+    since = topic_ends(world.kafka_bootstrap, LEADERBOARD_CHANGES)
     chaos_log = tmp_path / "crash-points.log"
     system = workers_system(world)
     plan = ",".join(STAGES * 2)
@@ -168,7 +167,7 @@ def test_two_workers_with_a_rebalance_and_a_kill_mid_stream_stay_exact(world: Wo
     """A second worker joins mid-stream (rebalance), then the first is SIGKILLed and later restarted."""
     events = actions_with_duplicates(5000, 300, start_us=START, seed=23)
     reference = Reference().apply(events)
-    since = end_offsets(world.kafka_bootstrap, LEADERBOARD_CHANGES)
+    since = topic_ends(world.kafka_bootstrap, LEADERBOARD_CHANGES)
     system = workers_system(world)
     a = {"SCOREBOARD_WORKER_INSTANCE_ID": "a", "SCOREBOARD_WORKER_PORT": str(free_port())}
     first = system.start("worker", **a)

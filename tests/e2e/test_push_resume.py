@@ -37,7 +37,7 @@ async def post_and_wait_for_newer(api: ApiClient, observer: Subscriber, than: in
 
 
 async def first_sse_event(client: httpx.AsyncClient, url: str, last_event_id: int) -> tuple[int, dict[str, object]]:
-    async with client.stream("GET", url, headers={"Last-Event-ID": str(last_event_id)}) as response:
+    async with asyncio.timeout(30), client.stream("GET", url, headers={"Last-Event-ID": str(last_event_id)}) as response:
         event_id = -1
         async for line in response.aiter_lines():
             if line.startswith("id: "):
@@ -53,6 +53,8 @@ async def resume_scenario(system: System, api: ApiClient) -> None:
     watching = asyncio.create_task(follow_websocket(ws_url, observer))
     try:
         await asyncio.wait_for(observer.got_snapshot.wait(), 30)
+        if observer.versions[-1] == 0:  # a fresh world: push a first state, so there is one to hold
+            await post_and_wait_for_newer(api, observer, than=0)
         async with websockets.connect(ws_url) as ws:
             held = json.loads(await ws.recv())["version"]
         async with httpx.AsyncClient(timeout=30) as http:

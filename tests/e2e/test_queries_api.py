@@ -24,7 +24,7 @@ from tests.support.inspect import redis_order
 from tests.support.polling import wait_until
 from tests.support.processes import System
 from tests.support.workload import produce
-from tests.support.world import World
+from scoreboard.stack.worlds import World
 
 pytestmark = pytest.mark.e2e
 SECOND = 1_000_000

@@ -19,7 +19,7 @@ from scoreboard.scoring import Standing, rank_order
 from tests.support.polling import wait_until
 from tests.support.processes import System, wait_ready
 from tests.support.processes import free_port
-from tests.support.world import isolated_world
+from scoreboard.stack.worlds import isolated_world
 
 pytestmark = pytest.mark.e2e
 USERS = 100_000

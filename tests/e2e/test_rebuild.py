@@ -17,7 +17,7 @@ from tests.support.polling import wait_until
 from tests.support.processes import System
 from tests.support.reference import Reference
 from tests.support.workload import mixed_log, produce
-from tests.support.world import isolated_world
+from scoreboard.stack.worlds import isolated_world
 
 pytestmark = pytest.mark.e2e
 START = to_micros(datetime(2026, 11, 29, 23, 59, 59, tzinfo=UTC))

@@ -23,7 +23,7 @@ from tests.support.attacker import Caller, assert_problem, tampered_payload, tam
 from tests.support.polling import wait_until
 from tests.support.processes import System, start_system
 from tests.support.topic_reader import records_since, topic_ends
-from tests.support.world import isolated_world
+from scoreboard.stack.worlds import isolated_world
 
 pytestmark = pytest.mark.e2e
 ISSUER, AUDIENCE = "https://issuer.scoreboard.test", "scoreboard-api"

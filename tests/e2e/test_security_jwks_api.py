@@ -10,7 +10,7 @@ import pytest
 from tests.support.attacker import Caller, assert_problem
 from tests.support.polling import wait_until
 from tests.support.processes import System, start_system
-from tests.support.world import isolated_world
+from scoreboard.stack.worlds import isolated_world
 from tests.support.jwks_server import JwksServer, rsa_key, token
 
 pytestmark = pytest.mark.e2e

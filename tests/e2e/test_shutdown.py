@@ -14,7 +14,7 @@ from tests.support.client import ApiClient
 from tests.support.inspect import ledger_count
 from tests.support.polling import wait_until
 from tests.support.processes import start_system, wait_ready
-from tests.support.world import isolated_world
+from scoreboard.stack.worlds import isolated_world
 
 pytestmark = pytest.mark.e2e
 GRACEFUL = (0, -signal.SIGTERM)

@@ -15,7 +15,7 @@ from tests.support.client import ApiClient
 from tests.support.polling import wait_until
 from scoreboard.catalog import DEFAULT_CATALOG
 from tests.support.processes import System, start_system
-from tests.support.world import isolated_world
+from scoreboard.stack.worlds import isolated_world
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from projections.ranking import Boards
 from scoreboard.scoring import Standing
 from scoreboard.settings import merged_environment
-from tests.support.world import claim_redis_db
+from scoreboard.stack.worlds import claim_redis_db
 
 T = TypeVar("T")
 

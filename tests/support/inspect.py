@@ -12,6 +12,7 @@ from projections.ranking import Boards
 from scoreboard import codec
 from scoreboard.cloudevents import header
 from scoreboard.events import LeaderboardChanged
+from scoreboard.stack.worlds import topic_ends
 from scoreboard.topics import LEADERBOARD_CHANGES
 
 
@@ -43,19 +44,9 @@ def redis_order(redis_url: str, board: str, users: set[str]) -> list[tuple[str, 
     return asyncio.run(read())
 
 
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "inspect", "enable.auto.commit": False})
-    try:
-        metadata = consumer.list_topics(topic, timeout=10)
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in metadata.topics[topic].partitions}
-    finally:
-        consumer.close()
-
-
 def pushed_boards(bootstrap: str, since: dict[int, int], source: str) -> dict[str, LeaderboardChanged]:
     """The newest LeaderboardChanged per board written by ``source`` after the ``since`` offsets."""
-    until = end_offsets(bootstrap, LEADERBOARD_CHANGES)
+    until = topic_ends(bootstrap, LEADERBOARD_CHANGES)
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "inspect", "enable.auto.commit": False})
     newest: dict[str, LeaderboardChanged] = {}
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.world import World
+from scoreboard.stack.worlds import World
 
 
 def free_port() -> int:
@@ -29,6 +29,8 @@ class Process:
     popen: subprocess.Popen[bytes]
     log_path: Path
     url: str = ""
+    env_port: int = 0
+    """The port an api or gateway was started on."""
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -62,8 +64,11 @@ class System:
         handle = log_path.open("wb")
         popen = subprocess.Popen([sys.executable, "-m", "scoreboard.cli", role], env=env,
                                  stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        port_variable = {"api": "SCOREBOARD_API_PORT", "gateway": "SCOREBOARD_GATEWAY_PORT",
+                         "worker": "SCOREBOARD_WORKER_PORT"}[role]
+        port = int(env.get(port_variable, "0") or 0)
         process = Process(role, popen, log_path,
-                          f"http://127.0.0.1:{env['SCOREBOARD_WORKER_PORT']}" if role == "worker" else "")
+                          f"http://127.0.0.1:{port}" if role == "worker" else "", port)
         self.processes.append(process)
         return process
 

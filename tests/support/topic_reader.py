@@ -8,23 +8,13 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from scoreboard import codec
+from scoreboard.stack.worlds import topic_ends
 from scoreboard.topics import ACTIONS
 
 
 def _consumer(bootstrap: str) -> Consumer:
     return Consumer({"bootstrap.servers": bootstrap, "group.id": f"probe-{uuid.uuid4().hex}",
                      "enable.auto.commit": False})
-
-
-def topic_ends(bootstrap: str, topic: str = ACTIONS) -> dict[int, int]:
-    """The current end offset of each partition: a mark to read from later."""
-    consumer = _consumer(bootstrap)
-    try:
-        metadata = consumer.list_topics(topic, timeout=10)
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in metadata.topics[topic].partitions}
-    finally:
-        consumer.close()
 
 
 def records_since(bootstrap: str, since: dict[int, int],

@@ -1,6 +1,10 @@
-"""An isolated world on the shared stack for one scenario: its own Postgres database, Redis db and
-worker group starting at the current end of the actions topic (the same idea as the test suite's
-worlds, kept here so the installed ``bench`` package does not depend on ``tests``)."""
+"""Isolated worlds on the shared local stack, for tests and benchmarks.
+
+A world has its own Postgres database, its own Redis database and its own worker group, which starts
+at the current end of the actions topic, so its worker sees only what is produced from then on. The
+Kafka topics are shared (their names are the contract); board versions are time-based, so worlds'
+LeaderboardChanged records stay comparable, and a world's gateways follow only its own workers.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from scoreboard.provision import ensure_topics
 from scoreboard.settings import Settings, merged_environment
 from scoreboard.topics import ACTIONS
 
-_CLAIM = "bench:world-claim"
+_CLAIM = "world:claim"
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,8 @@ def _with_path(url: str, path: str) -> str:
 
 
 def topic_ends(bootstrap: str, topic: str = ACTIONS) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex}",
+    """The end offset of every partition of ``topic``."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"ends-{uuid.uuid4().hex}",
                          "enable.auto.commit": False})
     try:
         metadata = consumer.list_topics(topic, timeout=10)
@@ -61,8 +66,8 @@ def topic_ends(bootstrap: str, topic: str = ACTIONS) -> dict[int, int]:
         consumer.close()
 
 
-def _start_group_at_end(bootstrap: str, group_id: str) -> dict[int, int]:
-    """The world's worker sees only what is produced from now on, not the dev stack's history."""
+def start_group_at_end(bootstrap: str, group_id: str) -> dict[int, int]:
+    """Commit the actions topic's current end offsets for a new consumer group; returns them."""
     ends = topic_ends(bootstrap)
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
     try:
@@ -72,7 +77,8 @@ def _start_group_at_end(bootstrap: str, group_id: str) -> dict[int, int]:
     return ends
 
 
-def _claim_redis_db(base_url: str, owner: str) -> str:
+def claim_redis_db(base_url: str, owner: str) -> str:
+    """An unused Redis database of its own (concurrent runs must not flush each other's)."""
     count = int(redis.Redis.from_url(base_url).config_get("databases")["databases"] or 16)
     candidates = list(range(1, count))
     random.shuffle(candidates)
@@ -85,24 +91,27 @@ def _claim_redis_db(base_url: str, owner: str) -> str:
 
 
 @contextmanager
-def isolated_world() -> Iterator[World]:
+def isolated_world(prefix: str = "w") -> Iterator[World]:
+    """Create a world on the stack of ``scoreboard stack up``; everything of it is dropped after."""
     base = merged_environment()
-    name = f"bench{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}{uuid.uuid4().hex[:10]}"
     admin_url = base["SCOREBOARD_DATABASE_URL"]
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     database_url = _with_path(admin_url, "/" + name)
-    redis_url = _claim_redis_db(base["SCOREBOARD_REDIS_URL"], name)
+    redis_url = claim_redis_db(base["SCOREBOARD_REDIS_URL"], name)
     try:
         apply_migrations(database_url)
         ensure_topics(base["SCOREBOARD_KAFKA_BOOTSTRAP"])
+        worker_id = f"scoreboard-worker-{name}"
         env = {k: v for k, v in base.items() if k.startswith("SCOREBOARD_")}
         env |= {
             "SCOREBOARD_DATABASE_URL": database_url,
             "SCOREBOARD_REDIS_URL": redis_url,
-            "SCOREBOARD_WORKER_ID": f"scoreboard-worker-{name}",
+            "SCOREBOARD_WORKER_ID": worker_id,
+            "SCOREBOARD_GATEWAY_SOURCES": f"/scoreboard/worker/{worker_id},/scoreboard/rebuild",
         }
-        start = _start_group_at_end(base["SCOREBOARD_KAFKA_BOOTSTRAP"], env["SCOREBOARD_WORKER_ID"])
+        start = start_group_at_end(base["SCOREBOARD_KAFKA_BOOTSTRAP"], worker_id)
         yield World(env=env, name=name, start_offsets=start)
     finally:
         redis.Redis.from_url(redis_url).flushdb()
