@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 GLOBAL = "global"
 _DAILY = re.compile(r"^daily:(\d{4})-(\d{2})-(\d{2})$")
@@ -17,10 +18,18 @@ class UnknownBoard(ValueError):
     """The text does not name a board."""
 
 
+DAY_US = 86_400_000_000
+
+
 def boards_for(occurred_at_us: int) -> tuple[str, str, str]:
     """Every board an event at this server time counts on."""
-    moment = datetime.fromtimestamp(occurred_at_us / 1_000_000, tz=UTC)
-    return (GLOBAL, daily_id(moment.date()), weekly_id(moment.date()))
+    return _boards_of_day(occurred_at_us // DAY_US)
+
+
+@lru_cache(maxsize=1024)
+def _boards_of_day(day_number: int) -> tuple[str, str, str]:
+    day = date(1970, 1, 1) + timedelta(days=day_number)
+    return (GLOBAL, daily_id(day), weekly_id(day))
 
 
 def daily_id(day: date) -> str:

@@ -95,8 +95,17 @@ def decode(data: bytes) -> Event:
     return _from_record(writer.name, record)
 
 
+@cache
+def _field_names(event_type: type[Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(event_type))
+
+
 def _to_record(event: Event) -> dict[str, Any]:
-    return dataclasses.asdict(event)
+    # A shallow copy: dataclasses.asdict deep-copies and is the slowest part of encoding.
+    record = {name: getattr(event, name) for name in _field_names(type(event))}
+    if isinstance(event, LeaderboardChanged):
+        record["entries"] = [{"rank": e.rank, "user_id": e.user_id, "score": e.score} for e in event.entries]
+    return record
 
 
 def _from_record(name: str, record: Any) -> Event:
@@ -106,6 +115,5 @@ def _from_record(name: str, record: Any) -> Event:
         record = dict(record)
         record["entries"] = tuple(BoardEntry(**entry) for entry in record["entries"])
     event_type = EVENT_TYPES[name]
-    fields = {f.name for f in dataclasses.fields(event_type)}
-    event: Event = event_type(**{k: v for k, v in record.items() if k in fields})
+    event: Event = event_type(**{k: record[k] for k in _field_names(event_type) if k in record})
     return event

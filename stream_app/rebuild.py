@@ -85,7 +85,7 @@ def _end_offsets(consumer: Consumer) -> dict[int, int]:
 
 
 async def rebuild(settings: Settings, *, start_offsets: Mapping[int, int] | None = None,
-                  batch_size: int = 5000, progress: bool = True) -> RebuildReport:
+                  batch_size: int = 10000, progress: bool = True) -> RebuildReport:
     """Drop the projections and replay the log (from ``start_offsets``, default the beginning)."""
     drop_projections(settings)
     redis = Redis.from_url(settings.redis_url)
