@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import psycopg
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -107,8 +107,17 @@ async def rebuild(settings: Settings, *, start_offsets: Mapping[int, int] | None
         remaining = {p for p in ends if ends[p] > starts[p]}
         done = 0
         bar = tqdm(total=total, unit="ev", disable=not progress, file=sys.stderr, desc="rebuild")
-        while remaining:
-            messages = await asyncio.to_thread(consumer.consume, batch_size, 1.0)
+        def fetch() -> asyncio.Task[list[Message]]:
+            return asyncio.create_task(asyncio.to_thread(consumer.consume, batch_size, 1.0))
+
+        fetching: asyncio.Task[list[Message]] | None = fetch()
+        while remaining and fetching is not None:
+            messages = await fetching
+            if not messages:  # nothing came: the ends may sit on gaps, ask where we are
+                positions = consumer.position([TopicPartition(ACTIONS, p) for p in remaining])
+                remaining -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
+                fetching = fetch() if remaining else None
+                continue
             records = []
             for message in messages:
                 if message.error() or message.partition() not in remaining:
@@ -118,13 +127,14 @@ async def rebuild(settings: Settings, *, start_offsets: Mapping[int, int] | None
                 records.append(RawRecord(message.key(), message.value(), message.partition(), message.offset()))
                 if message.offset() >= ends[message.partition()] - 1:
                     remaining.discard(message.partition())
-            if not messages:
-                positions = consumer.position([TopicPartition(ACTIONS, p) for p in remaining])
-                remaining -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
+            # the next batch is fetched (in C, off the event loop) while this one is applied
+            fetching = fetch() if remaining else None
             if records:
                 await pipeline.process(records, announce=False)
                 done += len(records)
                 bar.update(len(records))
+        if fetching is not None:
+            await fetching
         bar.close()
         touched = {key.decode().split("}")[0][4:] async for key in redis.scan_iter(match="sb:{*}:v")}
         await pipeline.announce_boards(sorted(touched))
