@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from scoreboard.web.problems import Problem
 
@@ -42,10 +42,13 @@ async def read_json_body(request: Request, limit: int, *, required: bool = False
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise Problem(413, "payload-too-large", f"the body must be at most {limit} bytes")
     raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > limit:
-            raise Problem(413, "payload-too-large", f"the body must be at most {limit} bytes")
+    try:
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > limit:
+                raise Problem(413, "payload-too-large", f"the body must be at most {limit} bytes")
+    except ClientDisconnect as exc:  # the client hung up: nothing to answer, nothing to log as an error
+        raise Problem(400, "client-disconnected", "the client closed the connection mid-request") from exc
     if not raw.strip():
         if required:
             raise Problem(422, "invalid-body", "a JSON object body is required")
