@@ -96,13 +96,13 @@ def decode(data: bytes) -> Event:
 
 
 @cache
-def _field_names(event_type: type[Any]) -> tuple[str, ...]:
-    return tuple(f.name for f in dataclasses.fields(event_type))
+def _field_names(name: str) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(EVENT_TYPES[name]))
 
 
 def _to_record(event: Event) -> dict[str, Any]:
     # A shallow copy: dataclasses.asdict deep-copies and is the slowest part of encoding.
-    record = {name: getattr(event, name) for name in _field_names(type(event))}
+    record = {field: getattr(event, field) for field in _field_names(type(event).__name__)}
     if isinstance(event, LeaderboardChanged):
         record["entries"] = [{"rank": e.rank, "user_id": e.user_id, "score": e.score} for e in event.entries]
     return record
@@ -115,5 +115,5 @@ def _from_record(name: str, record: Any) -> Event:
         record = dict(record)
         record["entries"] = tuple(BoardEntry(**entry) for entry in record["entries"])
     event_type = EVENT_TYPES[name]
-    event: Event = event_type(**{k: record[k] for k in _field_names(event_type) if k in record})
+    event: Event = event_type(**{k: record[k] for k in _field_names(name) if k in record})
     return event

@@ -53,7 +53,7 @@ def attach_agent(app: faust.App, topic: faust.TopicT, pipeline: Pipeline, batch_
                  metrics: WorkerMetrics | None = None) -> None:
     async def score(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         await prepare()
-        async for events in stream.take_events(batch_size, within=batch_wait_s):
+        async for events in stream.take_events(batch_size, within=batch_wait_s):  # type: ignore[attr-defined]
             records = [
                 RawRecord(e.message.key, e.message.value, e.message.partition, e.message.offset)
                 for e in events

@@ -120,13 +120,14 @@ async def rebuild(settings: Settings, *, start_offsets: Mapping[int, int] | None
                 continue
             records = []
             for message in messages:
-                if message.error() or message.partition() not in remaining:
+                partition, offset = message.partition(), message.offset()
+                if message.error() or partition is None or offset is None or partition not in remaining:
                     continue
-                if message.offset() >= ends[message.partition()]:
+                if offset >= ends[partition]:
                     continue
-                records.append(RawRecord(message.key(), message.value(), message.partition(), message.offset()))
-                if message.offset() >= ends[message.partition()] - 1:
-                    remaining.discard(message.partition())
+                records.append(RawRecord(message.key(), message.value(), partition, offset))
+                if offset >= ends[partition] - 1:
+                    remaining.discard(partition)
             # the next batch is fetched (in C, off the event loop) while this one is applied
             fetching = fetch() if remaining else None
             if records:
