@@ -66,4 +66,5 @@ def attach_endpoints(app: faust.App, metrics: WorkerMetrics, checks: dict[str, C
 
     @app.page("/metrics")
     async def prometheus(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp takes the charset separately; Prometheus' text format is UTF-8
+        return web.bytes(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])

@@ -109,6 +109,24 @@ def test_readiness_reports_every_dependency(system: System) -> None:
     assert httpx.get(system.gateway_url + "/healthz").json() == {"status": "ok"}
 
 
+def test_every_process_exposes_prometheus_metrics_of_the_work_done(system: System, api: ApiClient) -> None:
+    """After actions: the api counts requests and Kafka acks, the worker events and batches, the
+    gateway its subscriptions and pushes."""
+    user = f"metrics-{uuid.uuid4().hex[:8]}"
+    assert api.complete(user, "daily-login").status_code == 202
+    wait_until(lambda: api.rank(user), what="counted")
+    worker = next(p for p in system.processes if p.role == "worker")
+    texts = {name: httpx.get(url + "/metrics") for name, url in
+             (("api", system.api_url), ("worker", worker.url), ("gateway", system.gateway_url))}
+    assert all(r.status_code == 200 and r.headers["content-type"].startswith("text/plain") for r in texts.values())
+    assert 'http_requests_total{method="POST",route="/v1/actions/{action_id}/complete",status="202"}' \
+        in texts["api"].text
+    assert "kafka_produce_seconds_count" in texts["api"].text
+    assert 'worker_events_total{outcome="accepted"}' in texts["worker"].text
+    assert "worker_batch_seconds_count" in texts["worker"].text and "worker_consumer_lag" in texts["worker"].text
+    assert "gateway_connections" in texts["gateway"].text and "gateway_push_seconds" in texts["gateway"].text
+
+
 @pytest.mark.parametrize(("headers", "status"), [
     ({}, 401),
     ({"Authorization": "Bearer not-a-jwt", "Idempotency-Key": "abcdefgh1"}, 401),
