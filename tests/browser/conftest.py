@@ -11,23 +11,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.support.processes import System, start_system
-from scoreboard.stack.worlds import isolated_world
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-@pytest.fixture(scope="module")
-def system() -> Iterator[System]:
-    """Real api, worker and gateway processes on an isolated world of the local stack."""
-    with isolated_world() as world:
-        running = start_system(world)
-        try:
-            yield running
-        finally:
-            running.stop_all()
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,13 @@
+"""Fixtures shared by the e2e and browser tests."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
 
-from tests.support.processes import System, start_system
 from scoreboard.stack.worlds import isolated_world
+from tests.support.processes import System, start_system
 
 
 @pytest.fixture(scope="module")
