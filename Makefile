@@ -25,7 +25,9 @@ status: $(STAMP)
 	$(BIN)/scoreboard stack status
 
 test: $(STAMP)
-	$(BIN)/scoreboard stack up
+	@if docker info >/dev/null 2>&1 && [ "$${SCOREBOARD_TESTCONTAINERS:-1}" != 0 ]; then \
+	  echo "a Docker engine answers: the tests start Kafka, Postgres and Redis with testcontainers"; \
+	else $(BIN)/scoreboard stack up; fi
 	sh tests/browser/ensure_chromium.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 

@@ -36,6 +36,10 @@ def _state_dir() -> Path:
     return Path(configured) if configured else Path(__file__).resolve().parents[2] / ".stack"
 
 
+pytestmark = pytest.mark.skipif(os.environ.get("SCOREBOARD_TESTCONTAINERS_ACTIVE") == "1",
+                                reason="the services come from testcontainers, not the local stack")
+
+
 @pytest.fixture(scope="module")
 def stack() -> StackInfo:
     return up(_state_dir())
