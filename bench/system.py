@@ -9,9 +9,10 @@ import uuid
 from dataclasses import dataclass
 
 from bench.matching import decode_frames
-from bench.processes import Services, free_port, wait_ready
-from scoreboard.auth import mint_token
+from bench.processes import Services, wait_ready
 from bench.wire import HttpPoster, WebSocketReader
+from scoreboard.auth import mint_token
+from scoreboard.stack.ports import free_port
 from scoreboard.stack.worlds import World
 
 # "raise the limits" rather than switch them off: the limiter's Redis calls stay on the measured path

@@ -18,11 +18,12 @@ from starlette.responses import JSONResponse, Response
 
 from producer_api.bodies import Field, read_json_body, validate
 from producer_api.idempotency import Claim, IdempotencyStore, Remembered, event_id_for
-from producer_api.ingest import cloud_event_headers
+from producer_api.ingest import API_SOURCE
 from producer_api.routes import command_principal, idempotency_key, services
 from scoreboard import codec
 from scoreboard.auth import Principal
 from scoreboard.clock import Clock
+from scoreboard.cloudevents import cloud_event_headers
 from scoreboard.events import LogEvent, ScoreAdjusted, UserBanned, UserUnbanned
 from scoreboard.publishing import Publisher
 from scoreboard.topics import ACTIONS
@@ -85,7 +86,7 @@ class AdminCommands:
         try:
             await self._publisher.publish(ACTIONS, user_id, codec.encode(event),
                                           cloud_event_headers(record.event_id, type(event).__name__,
-                                                              event.occurred_at_us))
+                                                              API_SOURCE, event.occurred_at_us))
         except BaseException:
             if key is not None:
                 await self._idempotency.release(user_id, key, record)

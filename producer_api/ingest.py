@@ -15,7 +15,8 @@ from producer_api.idempotency import Claim, IdempotencyStore, Remembered, event_
 from scoreboard import codec, tickets
 from scoreboard.auth import Principal
 from scoreboard.catalog import Action, Catalog
-from scoreboard.clock import Clock, to_datetime
+from scoreboard.clock import Clock
+from scoreboard.cloudevents import cloud_event_headers
 from scoreboard.events import ActionCompleted
 from scoreboard.publishing import Publisher
 from scoreboard.tickets import TicketKeyring, TicketRejected
@@ -33,15 +34,7 @@ class Receipt:
     duplicate: bool
 
 
-def cloud_event_headers(event_id: str, event_type: str, occurred_at_us: int) -> list[tuple[str, bytes]]:
-    return [
-        ("ce_specversion", b"1.0"),
-        ("ce_id", event_id.encode()),
-        ("ce_type", f"scoreboard.{event_type}.v1".encode()),
-        ("ce_source", b"/scoreboard/producer_api"),
-        ("ce_time", to_datetime(occurred_at_us).isoformat().replace("+00:00", "Z").encode()),
-        ("content-type", b"application/avro"),
-    ]
+API_SOURCE = "/scoreboard/producer_api"
 
 
 def ticket_problem(exc: TicketRejected) -> Problem:
@@ -147,5 +140,5 @@ class CompleteAction:
         )
         await self._publisher.publish(
             ACTIONS, principal.user_id, codec.encode(event),
-            cloud_event_headers(event.event_id, "ActionCompleted", event.occurred_at_us),
+            cloud_event_headers(event.event_id, "ActionCompleted", API_SOURCE, event.occurred_at_us),
         )

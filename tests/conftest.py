@@ -9,9 +9,8 @@ from contextlib import AbstractContextManager
 
 import pytest
 
-from scoreboard.stack.worlds import isolated_world
 from tests.support.containers import container_stack, docker_available
-from tests.support.processes import System, start_system
+from tests.support.processes import System, running_system
 
 _containers: AbstractContextManager[dict[str, str]] | None = None
 
@@ -31,9 +30,5 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="module")
 def system() -> Iterator[System]:
     """Real api, worker and gateway processes on an isolated world of the local stack."""
-    with isolated_world() as world:
-        running = start_system(world)
-        try:
-            yield running
-        finally:
-            running.stop_all()
+    with running_system() as running:
+        yield running

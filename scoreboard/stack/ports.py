@@ -51,3 +51,10 @@ def split_host_port(address: str, default_port: int) -> tuple[str, int]:
     if not host:
         return first, default_port
     return host.strip("[]"), int(port)
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A port the kernel just found free (for processes started side by side)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

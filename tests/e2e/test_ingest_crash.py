@@ -15,15 +15,15 @@ import pytest
 import redis
 
 from producer_api.idempotency import event_id_for
-from producer_api.ingest import cloud_event_headers
+from producer_api.ingest import API_SOURCE
 from scoreboard import codec
+from scoreboard.cloudevents import cloud_event_headers
 from scoreboard.events import ActionCompleted
 from scoreboard.publishing import Publisher
 from scoreboard.topics import ACTIONS
 from tests.support.attacker import Caller, assert_problem
 from tests.support.polling import wait_until
-from tests.support.processes import System, start_system, wait_ready
-from scoreboard.stack.worlds import isolated_world
+from tests.support.processes import System, running_system, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -31,13 +31,9 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def crashable() -> Iterator[System]:
     """Short leases so a dead attempt is taken over within seconds, and a short wait for live ones."""
-    with isolated_world() as world:
-        system = start_system(world, extra_env={"SCOREBOARD_IDEMPOTENCY_LEASE_SECONDS": "2",
-                                                "SCOREBOARD_IDEMPOTENCY_WAIT_SECONDS": "1"})
-        try:
-            yield system
-        finally:
-            system.stop_all()
+    with running_system({"SCOREBOARD_IDEMPOTENCY_LEASE_SECONDS": "2",
+                         "SCOREBOARD_IDEMPOTENCY_WAIT_SECONDS": "1"}) as system:
+        yield system
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +56,8 @@ def produce_as_the_dead_api_did(system: System, user: str, key: str) -> None:
         publisher = Publisher(system.world.kafka_bootstrap)
         try:
             await publisher.publish(ACTIONS, user, codec.encode(event),
-                                    cloud_event_headers(event.event_id, "ActionCompleted", event.occurred_at_us))
+                                    cloud_event_headers(event.event_id, "ActionCompleted", API_SOURCE,
+                                                        event.occurred_at_us))
         finally:
             publisher.close()
 

@@ -10,7 +10,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import jwt
@@ -21,9 +20,8 @@ from scoreboard import tickets
 from scoreboard.tickets import Ticket, TicketKeyring
 from tests.support.attacker import Caller, assert_problem, tampered_payload, tampered_signature, unsigned
 from tests.support.polling import wait_until
-from tests.support.processes import System, start_system
+from tests.support.processes import System, running_system
 from tests.support.topic_reader import records_since, topic_ends
-from scoreboard.stack.worlds import isolated_world
 
 pytestmark = pytest.mark.e2e
 ISSUER, AUDIENCE = "https://issuer.scoreboard.test", "scoreboard-api"
@@ -51,16 +49,12 @@ daily_cap = 2
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     catalog = tmp_path_factory.mktemp("catalog") / "actions.toml"
     catalog.write_text(CATALOG)
-    with isolated_world() as world:
-        system = start_system(world, extra_env={
-            "SCOREBOARD_JWT_ISSUER": ISSUER, "SCOREBOARD_JWT_AUDIENCE": AUDIENCE,
-            "SCOREBOARD_ACTIONS_FILE": str(catalog),
-            "SCOREBOARD_RATE_USER_BURST": "20", "SCOREBOARD_RATE_USER_PER_SECOND": "0.5",
-        })
-        try:
-            yield system
-        finally:
-            system.stop_all()
+    with running_system({
+        "SCOREBOARD_JWT_ISSUER": ISSUER, "SCOREBOARD_JWT_AUDIENCE": AUDIENCE,
+        "SCOREBOARD_ACTIONS_FILE": str(catalog),
+        "SCOREBOARD_RATE_USER_BURST": "20", "SCOREBOARD_RATE_USER_PER_SECOND": "0.5",
+    }) as system:
+        yield system
 
 
 @pytest.fixture(scope="module")

@@ -8,37 +8,27 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support.attacker import Caller, assert_problem
+from tests.support.jwks_server import JwksServer, rsa_key, running_jwks_server, token
 from tests.support.polling import wait_until
-from tests.support.processes import System, start_system
-from scoreboard.stack.worlds import isolated_world
-from tests.support.jwks_server import JwksServer, rsa_key, token
+from tests.support.processes import System, running_system
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def jwks() -> Iterator[JwksServer]:
-    server = JwksServer()
-    server.thread.start()
-    try:
+    with running_jwks_server() as server:
         yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
 
 
 @pytest.fixture(scope="module")
 def keyed(jwks: JwksServer) -> Iterator[tuple[System, object]]:
     signer = rsa_key()
     jwks.publish(("k1", signer))
-    with isolated_world() as world:
-        system = start_system(world, extra_env={
+    with running_system({
             "SCOREBOARD_JWT_SECRET": "", "SCOREBOARD_JWKS_URL": jwks.url, "SCOREBOARD_JWT_ALGORITHMS": "RS256,ES256",
-            "SCOREBOARD_JWKS_MIN_REFRESH_SECONDS": "0"})
-        try:
-            yield system, signer
-        finally:
-            system.stop_all()
+            "SCOREBOARD_JWKS_MIN_REFRESH_SECONDS": "0"}) as system:
+        yield system, signer
 
 
 def test_tokens_verify_by_kid_and_a_rotated_key_is_picked_up_live(keyed: tuple[System, object],

@@ -11,11 +11,10 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from scoreboard.catalog import DEFAULT_CATALOG
 from tests.support.client import ApiClient
 from tests.support.polling import wait_until
-from scoreboard.catalog import DEFAULT_CATALOG
-from tests.support.processes import System, start_system
-from scoreboard.stack.worlds import isolated_world
+from tests.support.processes import System, running_system
 
 pytestmark = pytest.mark.e2e
 
@@ -28,12 +27,8 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     """Real processes; the catalog adds a huge-points action so our three users are the top 3."""
     catalog = tmp_path_factory.mktemp("catalog") / "actions.toml"
     catalog.write_text(DEFAULT_CATALOG.read_text() + f'\n[actions.grand-prize]\npoints = {GRAND}\n')
-    with isolated_world() as world:
-        running = start_system(world, extra_env={"SCOREBOARD_ACTIONS_FILE": str(catalog)})
-        try:
-            yield running
-        finally:
-            running.stop_all()
+    with running_system({"SCOREBOARD_ACTIONS_FILE": str(catalog)}) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -52,3 +54,15 @@ def rsa_key() -> Any:
 def token(private: Any, kid: str, sub: str = "alice") -> str:
     now = int(time.time())
     return jwt.encode({"sub": sub, "iat": now, "exp": now + 60}, private, algorithm="RS256", headers={"kid": kid})
+
+
+@contextmanager
+def running_jwks_server() -> Iterator[JwksServer]:
+    """A JWKS server on a loopback port for the duration of the block."""
+    server = JwksServer()
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()

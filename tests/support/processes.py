@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from scoreboard.stack.worlds import World
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from scoreboard.stack.ports import free_port
+from scoreboard.stack.worlds import World, isolated_world
 
 
 @dataclass
@@ -118,3 +114,14 @@ def start_system(world: World, workers: int = 1, extra_env: dict[str, str] | Non
         system.stop_all()
         raise
     return system
+
+
+@contextmanager
+def running_system(extra_env: dict[str, str] | None = None, workers: int = 1) -> Iterator[System]:
+    """Real api, worker(s) and gateway on a new isolated world, stopped and dropped after the block."""
+    with isolated_world() as world:
+        system = start_system(world, workers=workers, extra_env=extra_env)
+        try:
+            yield system
+        finally:
+            system.stop_all()

@@ -10,18 +10,13 @@ import pytest
 
 from scoreboard.auth import AuthError, TokenVerifier
 from scoreboard.settings import Settings
-from tests.support.jwks_server import JwksServer, rsa_key, token
+from tests.support.jwks_server import JwksServer, rsa_key, running_jwks_server, token
 
 
 @pytest.fixture()
 def jwks() -> Iterator[JwksServer]:
-    server = JwksServer()
-    server.thread.start()
-    try:
+    with running_jwks_server() as server:
         yield server
-    finally:
-        server.httpd.shutdown()
-        server.httpd.server_close()
 
 
 def verifier(url: str, min_refresh: float = 0.0) -> TokenVerifier:
