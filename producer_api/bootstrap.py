@@ -35,6 +35,7 @@ from projections.ranking import Boards
 from projections.repair import BoardRepair
 from projections.standings import Standings
 from scoreboard.auth import TokenVerifier
+from scoreboard.autopipe import AutoPipeline
 from scoreboard.catalog import Catalog, load_catalog
 from scoreboard.clock import Clock, SystemClock
 from scoreboard.errors import ConfigurationError
@@ -54,6 +55,8 @@ class Services:
     clock: Clock
     publisher: Publisher
     redis: Redis
+    calls: AutoPipeline
+    """The hot path's Redis commands (rate limits, idempotency, guards), auto-pipelined."""
     pool: AsyncConnectionPool[AsyncConnection]
     boards: Boards
     limiter: RateLimiter
@@ -84,11 +87,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     publisher = Publisher(settings.kafka_bootstrap, delivery_timeout_s=settings.produce_timeout_seconds,
                           client_id="scoreboard-api")
     redis = Redis.from_url(settings.redis_url)
+    calls = AutoPipeline.for_client(redis)
     pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
         settings.require_database(), min_size=1, max_size=8, open=False)
 
     def idempotency(scope: str) -> IdempotencyStore:
-        return IdempotencyStore(redis, scope=scope, lease_seconds=settings.idempotency_lease_seconds,
+        return IdempotencyStore(calls, scope=scope, lease_seconds=settings.idempotency_lease_seconds,
                                 wait_seconds=settings.idempotency_wait_seconds)
 
     boards = Boards(redis, settings.top_n)
@@ -101,14 +105,15 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         clock=clock,
         publisher=publisher,
         redis=redis,
+        calls=calls,
         pool=pool,
         boards=boards,
-        limiter=RateLimiter(redis),
+        limiter=RateLimiter(calls),
         user_bucket=Bucket("user", settings.rate_user_per_second, settings.rate_user_burst),
         ip_bucket=Bucket("ip", settings.rate_ip_per_second, settings.rate_ip_burst),
         start=StartAction(catalog, keyring, clock, settings.ticket_ttl_seconds),
         complete=CompleteAction(catalog, publisher, idempotency("idem"), clock,
-                                CompletionGuard(redis), keyring, settings.ticket_ttl_seconds),
+                                CompletionGuard(calls), keyring, settings.ticket_ttl_seconds),
         admin=AdminCommands(publisher, idempotency("admin"), clock),
         queries=LeaderboardQueries(boards, standings, repair, pool),
         repair=repair,
@@ -150,6 +155,7 @@ def create_app(services: Services) -> Starlette:
             await services.repair.close()
             await asyncio.to_thread(services.publisher.close)
             await services.pool.close()
+            await services.calls.close()
             await services.redis.aclose()
 
     app = Starlette(

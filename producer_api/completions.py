@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
+from scoreboard.autopipe import AutoPipeline, Script
 from scoreboard.catalog import Action
 from scoreboard.clock import to_datetime
 
 # KEYS: ticket, cooldown, cap. ARGV: owner, ticket ttl s (0 = no ticket), cooldown ms, cap, cap ttl s.
 # Returns {'ok', 0} or {refusal, ms until it lifts}.
-_RESERVE = """
+_RESERVE = Script("""
 local owner = ARGV[1]
 local ticket_ttl = tonumber(ARGV[2])
 local cooldown_ms = tonumber(ARGV[3])
@@ -46,15 +45,15 @@ if cooldown_ms > 0 and redis.call('GET', KEYS[2]) ~= owner then
   redis.call('SET', KEYS[2], owner, 'PX', cooldown_ms)
 end
 return {'ok', 0}
-"""
+""")
 
-_RELEASE = """
+_RELEASE = Script("""
 local owner = ARGV[1]
 if redis.call('GET', KEYS[1]) == owner then redis.call('DEL', KEYS[1]) end
 if redis.call('GET', KEYS[2]) == owner then redis.call('DEL', KEYS[2]) end
 redis.call('SREM', KEYS[3], owner)
 return 1
-"""
+""")
 
 # A redeemed ticket is remembered a little past its expiry; after that it is refused as expired anyway.
 TICKET_MEMORY_MARGIN_S = 3600
@@ -88,9 +87,8 @@ class Reservation:
 
 
 class CompletionGuard:
-    def __init__(self, redis: Redis) -> None:
-        self._reserve = redis.register_script(_RESERVE)
-        self._release = redis.register_script(_RELEASE)
+    def __init__(self, calls: AutoPipeline) -> None:
+        self._calls = calls
 
     @staticmethod
     def needed(reservation: Reservation) -> bool:
@@ -103,7 +101,7 @@ class CompletionGuard:
             return None
         action = reservation.action
         until_midnight_us = DAY_US - reservation.now_us % DAY_US
-        outcome, wait_ms = await self._reserve(keys=reservation.keys(), args=[
+        outcome, wait_ms = await self._calls.run(_RESERVE, reservation.keys(), [
             reservation.owner,
             reservation.ticket_ttl_s + TICKET_MEMORY_MARGIN_S if reservation.ticket_id else 0,
             action.cooldown_seconds * 1000,
@@ -120,4 +118,4 @@ class CompletionGuard:
     async def release(self, reservation: Reservation) -> None:
         if not self.needed(reservation):
             return
-        await self._release(keys=reservation.keys(), args=[reservation.owner])
+        await self._calls.run(_RELEASE, reservation.keys(), [reservation.owner])

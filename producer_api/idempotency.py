@@ -21,8 +21,9 @@ import uuid
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from scoreboard.autopipe import AutoPipeline, Script
 
 KEY_FORMAT = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 _NAMESPACE = uuid.UUID("6f1b7d4e-2a51-4c1e-9a43-5b0e5c2f7d10")
@@ -30,7 +31,7 @@ TTL_SECONDS = 7 * 24 * 3600
 
 # KEYS[1] the key; ARGV[1] the new pending record (JSON), ARGV[2] lease ms, ARGV[3] ttl s.
 # Returns {outcome, record}: new | done | busy | orphaned (taken over: the lease is ours now).
-_CLAIM = """
+_CLAIM = Script("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local raw = redis.call('GET', KEYS[1])
@@ -48,16 +49,16 @@ rec['lease'] = now + tonumber(ARGV[2])
 raw = cjson.encode(rec)
 redis.call('SET', KEYS[1], raw, 'EX', ARGV[3])
 return {'orphaned', raw}
-"""
+""")
 
 # KEYS[1] the key; ARGV[1] event id. Deletes a pending record of that event (a refused attempt).
-_RELEASE = """
+_RELEASE = Script("""
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 0 end
 local rec = cjson.decode(raw)
 if rec['ack'] or rec['event_id'] ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])
-"""
+""")
 
 
 def event_id_for(user_id: str, nonce: str) -> str:
@@ -82,14 +83,12 @@ class Remembered:
 
 
 class IdempotencyStore:
-    def __init__(self, redis: Redis, *, scope: str = "idem", lease_seconds: float = 40.0,
+    def __init__(self, calls: AutoPipeline, *, scope: str = "idem", lease_seconds: float = 40.0,
                  wait_seconds: float = 5.0) -> None:
-        self._redis = redis
+        self._calls = calls
         self._scope = scope
         self._lease_ms = int(lease_seconds * 1000)
         self._wait_s = wait_seconds
-        self._claim = redis.register_script(_CLAIM)
-        self._release = redis.register_script(_RELEASE)
 
     def _key(self, user_id: str, key: str) -> str:
         return f"sb:{{u:{user_id}}}:{self._scope}:{key}"
@@ -98,8 +97,8 @@ class IdempotencyStore:
         """Take the key for ``record``, or learn what holds it. Without Redis: NEW (the ledger still
         counts the action once)."""
         try:
-            outcome, raw = await self._claim(keys=[self._key(user_id, key)],
-                                             args=[_dump(record), self._lease_ms, TTL_SECONDS])
+            outcome, raw = await self._calls.run(_CLAIM, [self._key(user_id, key)],
+                                                 [_dump(record), self._lease_ms, TTL_SECONDS])
         except RedisError:
             return Claim.NEW, record
         return Claim(_text(outcome)), _load(raw)
@@ -115,15 +114,15 @@ class IdempotencyStore:
 
     async def acknowledge(self, user_id: str, key: str, record: Remembered) -> None:
         try:
-            await self._redis.set(self._key(user_id, key), _dump(replace(record, acknowledged=True)),
-                                  ex=TTL_SECONDS)
+            await self._calls.execute("SET", self._key(user_id, key), _dump(replace(record, acknowledged=True)),
+                                      "EX", TTL_SECONDS)
         except RedisError:
             pass
 
     async def release(self, user_id: str, key: str, record: Remembered) -> None:
         """Forget a pending claim whose attempt was refused, so the key can be used again."""
         try:
-            await self._release(keys=[self._key(user_id, key)], args=[record.event_id])
+            await self._calls.run(_RELEASE, [self._key(user_id, key)], [record.event_id])
         except RedisError:
             pass
 

@@ -12,17 +12,17 @@ import logging
 import math
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from scoreboard.autopipe import AutoPipeline, Script
 from scoreboard.web.problems import Problem, problem_response
 
 log = logging.getLogger(__name__)
 
 # KEYS[1] bucket; ARGV[1] refill tokens per second, ARGV[2] burst (capacity), ARGV[3] cost.
 # Returns {allowed (0/1), tokens left (floor), ms until a retry can pass, ms until full}.
-_TAKE = """
+_TAKE = Script("""
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -41,7 +41,7 @@ redis.call('PEXPIRE', KEYS[1], full_ms + 1000)
 local retry_ms = 0
 if allowed == 0 then retry_ms = math.ceil((cost - tokens) * 1000 / rate) end
 return {allowed, math.floor(tokens), retry_ms, full_ms}
-"""
+""")
 
 
 @dataclass(frozen=True)
@@ -75,14 +75,14 @@ class Verdict:
 
 
 class RateLimiter:
-    def __init__(self, redis: Redis) -> None:
-        self._take = redis.register_script(_TAKE)
+    def __init__(self, calls: AutoPipeline) -> None:
+        self._calls = calls
 
     async def take(self, bucket: Bucket, subject: str, cost: int = 1) -> Verdict:
         if not bucket.enabled:
             return Verdict(True, 0, 0, 0, 0)
-        allowed, remaining, retry_ms, full_ms = await self._take(
-            keys=[f"sb:rl:{bucket.name}:{{{subject}}}"], args=[bucket.per_second, bucket.burst, cost])
+        allowed, remaining, retry_ms, full_ms = await self._calls.run(
+            _TAKE, [f"sb:rl:{bucket.name}:{{{subject}}}"], [bucket.per_second, bucket.burst, cost])
         return Verdict(
             allowed=bool(allowed),
             limit=bucket.burst,

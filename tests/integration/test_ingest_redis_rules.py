@@ -18,6 +18,7 @@ from starlette.routing import Route
 from producer_api.completions import CompletionGuard, Reservation
 from producer_api.idempotency import Claim, IdempotencyStore, Remembered
 from producer_api.ratelimit import Bucket, ClientIpLimit, RateLimiter
+from scoreboard.autopipe import AutoPipeline
 from scoreboard.catalog import Action
 from scoreboard.settings import merged_environment
 
@@ -25,12 +26,14 @@ T = TypeVar("T")
 NOW_US = 1_800_000_000_000_000
 
 
-def with_redis(body: Callable[[Redis], Awaitable[T]]) -> T:
+def with_redis(body: Callable[[AutoPipeline], Awaitable[T]]) -> T:
     async def run() -> T:
         redis = Redis.from_url(merged_environment()["SCOREBOARD_REDIS_URL"])
+        calls = AutoPipeline.for_client(redis)
         try:
-            return await body(redis)
+            return await body(calls)
         finally:
+            await calls.close()
             await redis.aclose()
 
     return asyncio.run(run())
@@ -42,8 +45,8 @@ def fresh() -> str:
 
 def test_the_token_bucket_admits_exactly_its_burst_under_concurrency() -> None:
     """50 simultaneous takes on a bucket of 10 (slow refill): exactly 10 pass, the rest carry retry hints."""
-    async def body(redis: Redis) -> None:
-        limiter, bucket, subject = RateLimiter(redis), Bucket("test", 0.01, 10), f"s-{fresh()}"
+    async def body(calls: AutoPipeline) -> None:
+        limiter, bucket, subject = RateLimiter(calls), Bucket("test", 0.01, 10), f"s-{fresh()}"
         verdicts = await asyncio.gather(*(limiter.take(bucket, subject) for _ in range(50)))
         assert sum(v.allowed for v in verdicts) == 10
         refused = next(v for v in verdicts if not v.allowed)
@@ -55,13 +58,13 @@ def test_the_token_bucket_admits_exactly_its_burst_under_concurrency() -> None:
 def test_the_client_ip_limit_answers_a_429_problem_with_headers() -> None:
     """Per-IP bucket of 3: the 4th request from one address is 429 problem+json; other addresses and
     non-/v1/ paths are unaffected."""
-    async def body(redis: Redis) -> None:
+    async def body(calls: AutoPipeline) -> None:
         async def ok(request: Request) -> Response:
             return JSONResponse({"ok": True})
 
         bucket = Bucket(f"ip-{fresh()}", 0.01, 3)
         app = Starlette(routes=[Route("/v1/x", ok), Route("/healthz", ok)],
-                        middleware=[Middleware(ClientIpLimit, limiter=RateLimiter(redis), bucket=bucket)])
+                        middleware=[Middleware(ClientIpLimit, limiter=RateLimiter(calls), bucket=bucket)])
 
         def client(address: str) -> httpx.AsyncClient:
             return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 1234)),
@@ -85,8 +88,8 @@ def reservation(user: str, action: Action, owner: str, ticket_id: str = "") -> R
 
 def test_a_daily_cap_admits_exactly_the_cap_under_concurrency_and_refunds_on_release() -> None:
     """20 different requests race for a cap of 3: 3 pass; releasing one lets exactly one more in."""
-    async def body(redis: Redis) -> None:
-        guard, user = CompletionGuard(redis), f"u-{fresh()}"
+    async def body(calls: AutoPipeline) -> None:
+        guard, user = CompletionGuard(calls), f"u-{fresh()}"
         capped = Action("capped", "Capped", 1, daily_cap=3)
         attempts = [reservation(user, capped, f"key-{n}") for n in range(20)]
         refusals = await asyncio.gather(*(guard.reserve(r) for r in attempts))
@@ -102,8 +105,8 @@ def test_a_daily_cap_admits_exactly_the_cap_under_concurrency_and_refunds_on_rel
 
 def test_a_ticket_is_redeemed_by_exactly_one_request() -> None:
     """Ten requests with different Idempotency-Keys race to spend one ticket: one wins, nine get ticket-used."""
-    async def body(redis: Redis) -> None:
-        guard, user, ticket = CompletionGuard(redis), f"u-{fresh()}", f"tkt.{fresh()}"
+    async def body(calls: AutoPipeline) -> None:
+        guard, user, ticket = CompletionGuard(calls), f"u-{fresh()}", f"tkt.{fresh()}"
         boss = Action("boss", "Boss", 250, requires_ticket=True)
         refusals = await asyncio.gather(*(guard.reserve(reservation(user, boss, f"key-{n}", ticket))
                                           for n in range(10)))
@@ -114,8 +117,8 @@ def test_a_ticket_is_redeemed_by_exactly_one_request() -> None:
 
 def test_a_cooldown_blocks_other_requests_but_not_the_same_one() -> None:
     """cooldown_seconds: the owner passes again (a retry), anyone else is refused with the time left."""
-    async def body(redis: Redis) -> None:
-        guard, user = CompletionGuard(redis), f"u-{fresh()}"
+    async def body(calls: AutoPipeline) -> None:
+        guard, user = CompletionGuard(calls), f"u-{fresh()}"
         cool = Action("cool", "Cool", 10, cooldown_seconds=30)
         assert await guard.reserve(reservation(user, cool, "key-a")) is None
         assert await guard.reserve(reservation(user, cool, "key-a")) is None
@@ -126,8 +129,8 @@ def test_a_cooldown_blocks_other_requests_but_not_the_same_one() -> None:
 
 def test_concurrent_claims_of_one_key_have_one_owner() -> None:
     """Twenty simultaneous claims of one Idempotency-Key: one NEW, the rest see it in flight."""
-    async def body(redis: Redis) -> None:
-        store, user, key = IdempotencyStore(redis, lease_seconds=30), f"u-{fresh()}", f"key-{fresh()}"
+    async def body(calls: AutoPipeline) -> None:
+        store, user, key = IdempotencyStore(calls, lease_seconds=30), f"u-{fresh()}", f"key-{fresh()}"
         record = Remembered("e-1", "win-match", 100, key)
         outcomes = await asyncio.gather(*(store.claim(user, key, record) for _ in range(20)))
         assert sorted(o.value for o, _ in outcomes) == ["busy"] * 19 + ["new"]

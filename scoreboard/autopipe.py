@@ -1,0 +1,230 @@
+"""Auto-pipelined Redis calls for hot paths: every command issued during one turn of the event loop
+goes to Redis in one write on one shared connection, and the replies are matched back in order.
+
+redis-py (issue redis/redis-py#3767: no auto-pipelining) checks a pooled connection out per command,
+writes it, and awaits its own reply; under load that costs more CPU than the command itself. Here
+the commands of all concurrent requests queue up, one callback per loop turn packs them (hiredis)
+and writes them together, and a ``hiredis.Reader`` on the socket resolves one future per reply.
+RESP answers in the order commands were written, so a FIFO of futures is all the bookkeeping. This
+is what ioredis calls autopipelining; see ``docs/adr/0004-auto-pipelined-redis.md``.
+
+Failures use redis-py's exception types, so callers keep their ``RedisError`` handling:
+
+* a lost connection fails every command in flight with ``ConnectionError``; the next command
+  reconnects. Nothing is retried here: a token-bucket take is not idempotent, callers decide.
+* a reply that does not come within ``reply_timeout_s`` (no progress at all on the socket) fails
+  everything in flight with ``TimeoutError`` and drops the connection.
+* an error reply fails only its own command (``ResponseError``, ``NoScriptError`` for NOSCRIPT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import hiredis
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+Arg = str | bytes | int | float
+
+
+@dataclass(frozen=True)
+class Script:
+    """A Lua script run with EVALSHA (EVAL once when Redis does not know it yet)."""
+
+    source: str
+
+    @property
+    def sha(self) -> str:
+        return hashlib.sha1(self.source.encode()).hexdigest()
+
+
+class _Connection(asyncio.Protocol):
+    """One socket: written by the pipeline, read by hiredis, one future per written command."""
+
+    def __init__(self, on_lost: Any) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.progress_at = 0.0
+        self._reader = hiredis.Reader(replyError=ResponseError)
+        self._on_lost = on_lost
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+
+    def data_received(self, data: bytes) -> None:
+        self.progress_at = asyncio.get_running_loop().time()
+        self._reader.feed(data)
+        waiting = self.waiting
+        while waiting:
+            reply = self._reader.gets()
+            if reply is False:
+                return
+            future = waiting.popleft()
+            if future.done():  # its caller was cancelled; the reply is dropped
+                continue
+            if isinstance(reply, ResponseError):
+                message = str(reply)
+                future.set_exception(NoScriptError(message) if message.startswith("NOSCRIPT") else reply)
+            else:
+                future.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.fail(RedisConnectionError(f"connection to Redis lost: {exc or 'closed'}"))
+        self._on_lost(self)
+
+    def fail(self, exc: Exception) -> None:
+        while self.waiting:
+            future = self.waiting.popleft()
+            if not future.done():
+                future.set_exception(exc)
+
+
+class AutoPipeline:
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 6379, db: int = 0, username: str | None = None,
+                 password: str | None = None, client_name: str = "scoreboard-autopipe",
+                 connect_timeout_s: float = 2.0, reply_timeout_s: float = 5.0) -> None:
+        self._address = (host, port)
+        self._handshake: list[tuple[Arg, ...]] = []
+        if password:
+            self._handshake.append(("AUTH", username, password) if username else ("AUTH", password))
+        if db:
+            self._handshake.append(("SELECT", db))
+        self.client_name = client_name
+        self._handshake.append(("CLIENT", "SETNAME", client_name))  # visible in CLIENT LIST
+        self._connect_timeout_s = connect_timeout_s
+        self._reply_timeout_s = reply_timeout_s
+        self._queue: list[tuple[bytes, asyncio.Future[Any]]] = []
+        self._flush_scheduled = False
+        self._conn: _Connection | None = None
+        self._connecting: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self.batches = 0
+        """How many writes went to Redis (commands / batches is the pipelining factor)."""
+        self.commands = 0
+
+    @classmethod
+    def for_client(cls, redis: Redis, **options: Any) -> AutoPipeline:
+        """The same server, database and credentials as a redis-py client (TCP only)."""
+        kwargs = redis.connection_pool.connection_kwargs
+        if "path" in kwargs:
+            raise ValueError("AutoPipeline speaks TCP; a unix-socket Redis URL is not supported")
+        return cls(host=kwargs.get("host", "127.0.0.1"), port=int(kwargs.get("port", 6379)),
+                   db=int(kwargs.get("db", 0) or 0), username=kwargs.get("username"),
+                   password=kwargs.get("password"), **options)
+
+    def execute(self, *args: Arg) -> asyncio.Future[Any]:
+        """Queue one command; the future resolves with its reply (bytes, int, list, None)."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._rebind(loop)
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((_pack(args), future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        return future
+
+    async def run(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
+        """EVALSHA the script; on NOSCRIPT (a fresh or flushed Redis) EVAL its source once."""
+        try:
+            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return await self.execute("EVAL", script.source, len(keys), *keys, *args)
+
+    async def close(self) -> None:
+        """Drop the connection; commands not yet answered fail with ``ConnectionError``."""
+        if self._connecting is not None:
+            self._connecting.cancel()
+        self._fail_queue(RedisConnectionError("the pipeline was closed"))
+        if self._conn is not None and self._conn.transport is not None:
+            self._conn.transport.close()
+        self._conn, self._connecting = None, None
+
+    def _rebind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """First use, or a new event loop (tests): start over on a connection of this loop."""
+        if self._conn is not None and self._conn.transport is not None:
+            self._conn.transport.abort()
+        self._conn, self._connecting, self._watchdog = None, None, None
+        self._queue, self._flush_scheduled = [], False
+        self._loop = loop
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        conn = self._conn
+        if conn is None or conn.transport is None or conn.transport.is_closing():
+            if self._connecting is None:
+                self._connecting = asyncio.ensure_future(self._connect())
+            return
+        queue, self._queue = self._queue, []
+        if not queue:
+            return
+        if not conn.waiting:
+            conn.progress_at = asyncio.get_running_loop().time()
+        conn.waiting.extend(future for _, future in queue)
+        conn.transport.write(b"".join(packed for packed, _ in queue))
+        self.batches += 1
+        self.commands += len(queue)
+        if self._watchdog is None:
+            self._watchdog = asyncio.get_running_loop().call_later(self._reply_timeout_s / 2, self._check_progress)
+
+    async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        conn: _Connection | None = None
+        try:
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(lambda: _Connection(self._lost), *self._address), self._connect_timeout_s)
+            for command in self._handshake:
+                conn.waiting.append(future := loop.create_future())
+                assert conn.transport is not None
+                conn.transport.write(_pack(command))
+                await asyncio.wait_for(future, self._connect_timeout_s)
+        except (OSError, asyncio.TimeoutError, ResponseError) as exc:
+            self._connecting = None
+            if conn is not None and conn.transport is not None:
+                conn.transport.abort()
+            self._fail_queue(RedisConnectionError(f"cannot connect to Redis at {self._address}: {exc!r}"))
+            return
+        except asyncio.CancelledError:
+            self._connecting = None
+            raise
+        self._conn, self._connecting = conn, None
+        self._flush()
+
+    def _lost(self, conn: _Connection) -> None:
+        if self._conn is conn:
+            self._conn = None
+
+    def _fail_queue(self, exc: Exception) -> None:
+        queue, self._queue = self._queue, []
+        for _, future in queue:
+            if not future.done():
+                future.set_exception(exc)
+
+    def _check_progress(self) -> None:
+        self._watchdog = None
+        conn = self._conn
+        if conn is None or not conn.waiting:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() - conn.progress_at > self._reply_timeout_s:
+            conn.fail(RedisTimeoutError(f"Redis sent no reply for {self._reply_timeout_s} s"))
+            if conn.transport is not None:
+                conn.transport.abort()
+            self._conn = None
+            return
+        self._watchdog = loop.call_later(self._reply_timeout_s / 2, self._check_progress)
+
+
+def _pack(args: tuple[Arg, ...]) -> bytes:
+    """RESP-encode one command in C (hiredis); its stub types the tuple as one element, hence the cast."""
+    packed: bytes = hiredis.pack_command(cast(Any, args))
+    return packed
