@@ -6,12 +6,18 @@ token); headers that try to bring their own key (``jku``, ``x5u``, ``jwk``, ``x5
 ``sub``, ``exp`` and ``iat`` are required, ``nbf`` is honoured, ``iss``/``aud`` are checked when
 configured. Keys: an HMAC secret (>= 256 bits), a PEM public key file, or a JWKS URL (see
 ``scoreboard.jwks``).
+
+A client sends the same token with every request, so a verified token is remembered (by its exact
+text, never by its claims) with the window its ``nbf``/``exp`` allow, for at most
+``VERIFIED_CACHE_SECONDS``; after that it is verified in full again, so a key withdrawn from the
+JWKS stops working within that bound. Only successes are remembered, in a bounded cache.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +36,8 @@ from scoreboard.settings import Settings
 
 FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
 MIN_HMAC_SECRET_BYTES = 32
+VERIFIED_CACHE_SIZE = 16_384
+VERIFIED_CACHE_SECONDS = 60.0
 __all__ = ["ASYMMETRIC_ALGORITHMS", "HMAC_ALGORITHMS", "AuthError", "Principal", "TokenVerifier", "mint_token"]
 
 
@@ -56,12 +64,16 @@ class TokenVerifier:
         issuer: str = "",
         audience: str = "",
         leeway_seconds: int = 30,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._algorithms = algorithms
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
+        self._clock = clock
+        self._verified: dict[str, tuple[Principal, float, float, float]] = {}
+        """token -> (principal, valid from, valid until, verify again at), oldest first."""
 
     @property
     def blocking(self) -> bool:
@@ -107,6 +119,28 @@ class TokenVerifier:
         )
 
     def verify(self, token: str) -> Principal:
+        now = self._clock()
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, valid_from, valid_until, again_at = remembered
+            if now >= valid_until:
+                raise AuthError("token expired")
+            if now >= valid_from and now < again_at:
+                return principal
+            del self._verified[token]
+        principal, claims = self._verify_in_full(token)
+        self._remember(token, principal, claims, now)
+        return principal
+
+    def _remember(self, token: str, principal: Principal, claims: dict[str, Any], now: float) -> None:
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]
+        nbf = claims.get("nbf")
+        valid_from = float(nbf) - self._leeway if isinstance(nbf, (int, float)) else float("-inf")
+        valid_until = float(claims["exp"]) + self._leeway
+        self._verified[token] = (principal, valid_from, valid_until, now + VERIFIED_CACHE_SECONDS)
+
+    def _verify_in_full(self, token: str) -> tuple[Principal, dict[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -145,7 +179,7 @@ class TokenVerifier:
             roles = [roles]
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise AuthError("token roles claim must be a list of strings")
-        return Principal(user_id=subject, roles=frozenset(roles))
+        return Principal(user_id=subject, roles=frozenset(roles)), claims
 
 
 def mint_token(

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from scoreboard.auth import AuthError, TokenVerifier, mint_token
+from scoreboard.auth import VERIFIED_CACHE_SECONDS, AuthError, TokenVerifier, mint_token
+from scoreboard.jwks import StaticKey
 from scoreboard.errors import ConfigurationError
 from scoreboard.settings import Settings
 
@@ -157,3 +159,58 @@ def test_leeway_accepts_a_token_that_just_expired() -> None:
     assert verifier().verify(token).user_id == "alice"
     with pytest.raises(AuthError, match="expired"):
         verifier(jwt_leeway_seconds=0).verify(token)
+
+
+class CountingKeys(StaticKey):
+    """The static HMAC key, counting how often a full verification asked for it."""
+
+    def __init__(self) -> None:
+        super().__init__(SECRET, ("HS256",))
+        self.lookups = 0
+
+    def key_for(self, header: Mapping[str, Any]) -> tuple[Any, tuple[str, ...]]:
+        self.lookups += 1
+        return super().key_for(header)
+
+
+def remembering_verifier(now: list[float]) -> tuple[TokenVerifier, CountingKeys]:
+    keys = CountingKeys()
+    return TokenVerifier(algorithms=("HS256",), keys=keys, leeway_seconds=5, clock=lambda: now[0]), keys
+
+
+def test_a_verified_token_is_remembered_within_its_validity_and_for_a_bounded_time() -> None:
+    """The same token again is answered without a full verification, until VERIFIED_CACHE_SECONDS."""
+    now = [time.time()]
+    verify, keys = remembering_verifier(now)
+    token = mint_token(SECRET, "alice", ttl_seconds=3600)
+    for _ in range(3):
+        assert verify.verify(token).user_id == "alice"
+    assert keys.lookups == 1
+    now[0] += VERIFIED_CACHE_SECONDS + 1  # a key withdrawn meanwhile would be noticed now
+    assert verify.verify(token).user_id == "alice"
+    assert keys.lookups == 2
+
+
+def test_a_remembered_token_still_expires_on_time() -> None:
+    """exp (plus leeway) is checked on every use, cached or not."""
+    now = [time.time()]
+    verify, _ = remembering_verifier(now)
+    token = mint_token(SECRET, "alice", ttl_seconds=30)
+    assert verify.verify(token).user_id == "alice"
+    now[0] += 30 + 5 + 1
+    with pytest.raises(AuthError, match="expired"):
+        verify.verify(token)
+
+
+def test_only_verified_tokens_are_remembered_and_a_tampered_copy_is_not_one_of_them() -> None:
+    now = [time.time()]
+    verify, keys = remembering_verifier(now)
+    token = mint_token(SECRET, "alice")
+    verify.verify(token)
+    header, _, signature = token.split(".")
+    forged_payload = base64.urlsafe_b64encode(json.dumps(
+        {"sub": "mallory", "iat": int(now[0]), "exp": int(now[0]) + 60}).encode()).rstrip(b"=").decode()
+    for _attempt in range(2):
+        with pytest.raises(AuthError):
+            verify.verify(f"{header}.{forged_payload}.{signature}")
+    assert keys.lookups == 3  # each forged attempt was verified in full, and refused

@@ -1,0 +1,67 @@
+"""The Kafka publisher against the real broker: every awaited publish resolves with its own offset
+(delivery reports are handed to the loop in batches), a cancelled caller does not disturb the others,
+and a broker that never answers fails the publish instead of hanging it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+import uvloop
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from scoreboard.publishing import PublishFailed, Publisher
+from scoreboard.settings import merged_environment
+from scoreboard.stack.ports import free_port
+
+TOPIC = "scoreboard.test-publishing"
+
+
+@pytest.fixture(scope="module")
+def bootstrap() -> str:
+    """The stack's broker, with a topic of its own for these tests (auto-creation is off)."""
+    address = merged_environment()["SCOREBOARD_KAFKA_BOOTSTRAP"]
+    admin = AdminClient({"bootstrap.servers": address})
+    if TOPIC not in admin.list_topics(timeout=10).topics:
+        for future in admin.create_topics([NewTopic(TOPIC, num_partitions=3, replication_factor=1)]).values():
+            try:
+                future.result(15)
+            except Exception as exc:  # created meanwhile by another run is fine
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise
+    return address
+
+
+@pytest.mark.parametrize("run_loop", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])
+def test_concurrent_publishes_each_resolve_with_their_own_offset(run_loop: object, bootstrap: str) -> None:
+    async def body() -> list[tuple[int, int]]:
+        publisher = Publisher(bootstrap, client_id="test-publishing")
+        try:
+            key = uuid.uuid4().hex  # one key: one partition, so offsets are consecutive
+            cancelled = asyncio.ensure_future(publisher.publish(TOPIC, key, b"cancelled"))
+            results = asyncio.gather(*(publisher.publish(TOPIC, key, f"{i}".encode()) for i in range(400)))
+            await asyncio.sleep(0)
+            cancelled.cancel()
+            return await results
+        finally:
+            publisher.close()
+
+    results = run_loop(body())  # type: ignore[operator]
+    partitions = {partition for partition, _ in results}
+    offsets = [offset for _, offset in results]
+    assert len(partitions) == 1
+    assert len(set(offsets)) == 400
+    assert offsets == sorted(offsets)  # one key keeps the order of produce
+
+
+def test_a_broker_that_never_answers_fails_the_publish() -> None:
+    async def body() -> None:
+        publisher = Publisher(f"127.0.0.1:{free_port()}", delivery_timeout_s=1.5, client_id="test-publishing")
+        try:
+            with pytest.raises(PublishFailed):
+                await asyncio.wait_for(publisher.publish(TOPIC, "k", b"v"), 20)
+        finally:
+            publisher.close(timeout_s=1)
+
+    asyncio.run(body())
