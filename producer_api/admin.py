@@ -92,7 +92,7 @@ class AdminCommands:
                 await self._idempotency.release(user_id, key, record)
             raise
         if key is not None:
-            await self._idempotency.acknowledge(user_id, key, record)
+            self._idempotency.acknowledge(user_id, key, record)
         return AdminReceipt(record.event_id, duplicate=False)
 
 

@@ -85,6 +85,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     catalog = load_catalog(settings.actions_file or None)
     clock = clock or SystemClock()
     publisher = Publisher(settings.kafka_bootstrap, delivery_timeout_s=settings.produce_timeout_seconds,
+                          linger_ms=settings.produce_linger_ms,
                           client_id="scoreboard-api")
     redis = Redis.from_url(settings.redis_url)
     calls = AutoPipeline.for_client(redis)

@@ -101,7 +101,8 @@ class IdempotencyStore:
                                                  [_dump(record), self._lease_ms, TTL_SECONDS])
         except RedisError:
             return Claim.NEW, record
-        return Claim(_text(outcome)), _load(raw)
+        claim = Claim(_text(outcome))
+        return claim, record if claim is Claim.NEW else _load(raw)  # a new claim stored our record
 
     async def settle(self, user_id: str, key: str, record: Remembered) -> tuple[Claim, Remembered]:
         """Claim, and if another attempt holds the key, wait (bounded) for it to finish or die."""
@@ -112,12 +113,13 @@ class IdempotencyStore:
                 return outcome, known
             await asyncio.sleep(0.05)
 
-    async def acknowledge(self, user_id: str, key: str, record: Remembered) -> None:
-        try:
-            await self._calls.execute("SET", self._key(user_id, key), _dump(replace(record, acknowledged=True)),
-                                      "EX", TTL_SECONDS)
-        except RedisError:
-            pass
+    def acknowledge(self, user_id: str, key: str, record: Remembered) -> None:
+        """Mark the key done, without waiting for Redis: the answer does not depend on it. Until it
+        lands, a retry finds the pending lease and waits for it; if it never lands, the lease runs out
+        and a retry produces the same event again, which the ledger counts once."""
+        future = self._calls.execute("SET", self._key(user_id, key), _dump(replace(record, acknowledged=True)),
+                                     "EX", TTL_SECONDS)
+        future.add_done_callback(_retrieve)
 
     async def release(self, user_id: str, key: str, record: Remembered) -> None:
         """Forget a pending claim whose attempt was refused, so the key can be used again."""
@@ -125,6 +127,12 @@ class IdempotencyStore:
             await self._calls.run(_RELEASE, [self._key(user_id, key)], [record.event_id])
         except RedisError:
             pass
+
+
+def _retrieve(future: asyncio.Future[object]) -> None:
+    """Consume the outcome of a command nobody awaits (a failure was already handled by design)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _dump(record: Remembered) -> str:

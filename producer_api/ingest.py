@@ -107,7 +107,7 @@ class CompleteAction:
             await self._guard.release(reservation)
             await self._idempotency.release(user, key, known)
             raise
-        await self._idempotency.acknowledge(user, key, known)
+        self._idempotency.acknowledge(user, key, known)
         return Receipt(known.event_id, known.action_id, known.points, duplicate=False)
 
     def _authentic_ticket(self, principal: Principal, action: Action,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
+import secrets
 from typing import TYPE_CHECKING
 
 from psycopg import OperationalError
@@ -66,7 +66,7 @@ def idempotency_key(request: Request) -> str:
 
 def request_id(request: Request) -> str:
     given = request.headers.get("x-request-id", "")
-    return given if KEY_FORMAT.match(given) else uuid.uuid4().hex
+    return given if KEY_FORMAT.match(given) else secrets.token_hex(16)
 
 
 async def start_action(request: Request) -> Response:

@@ -23,7 +23,7 @@ import asyncio
 import collections
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import hiredis
@@ -40,10 +40,10 @@ class Script:
     """A Lua script run with EVALSHA (EVAL once when Redis does not know it yet)."""
 
     source: str
+    sha: str = field(init=False)
 
-    @property
-    def sha(self) -> str:
-        return hashlib.sha1(self.source.encode()).hexdigest()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha", hashlib.sha1(self.source.encode()).hexdigest())
 
 
 class _Connection(asyncio.Protocol):
@@ -180,12 +180,13 @@ class AutoPipeline:
         loop = asyncio.get_running_loop()
         conn: _Connection | None = None
         try:
-            _, conn = await asyncio.wait_for(
+            _, opened = await asyncio.wait_for(
                 loop.create_connection(lambda: _Connection(self._lost), *self._address), self._connect_timeout_s)
+            conn = opened
             for command in self._handshake:
-                conn.waiting.append(future := loop.create_future())
-                assert conn.transport is not None
-                conn.transport.write(_pack(command))
+                opened.waiting.append(future := loop.create_future())
+                assert opened.transport is not None
+                opened.transport.write(_pack(command))
                 await asyncio.wait_for(future, self._connect_timeout_s)
         except (OSError, asyncio.TimeoutError, ResponseError) as exc:
             self._connecting = None

@@ -24,7 +24,7 @@ class PublishFailed(DependencyUnavailable):
 
 
 class Publisher:
-    def __init__(self, bootstrap: str, *, delivery_timeout_s: float = 30.0, linger_ms: int = 2,
+    def __init__(self, bootstrap: str, *, delivery_timeout_s: float = 30.0, linger_ms: int = 0,
                  client_id: str = "scoreboard") -> None:
         self._producer = Producer({
             "bootstrap.servers": bootstrap,

@@ -86,6 +86,7 @@ class Settings:
     batch_wait_seconds: float = 0.05
     top_n: int = 10
     produce_timeout_seconds: float = 30.0
+    produce_linger_ms: int = 0
     max_body_bytes: int = 4096
     gateway_max_connections: int = 20000
     gateway_sources: tuple[str, ...] = ()
@@ -139,6 +140,7 @@ class Settings:
             batch_wait_seconds=_float(env, "BATCH_WAIT_SECONDS", cls.batch_wait_seconds),
             top_n=_int(env, "TOP_N", cls.top_n),
             produce_timeout_seconds=_float(env, "PRODUCE_TIMEOUT_SECONDS", cls.produce_timeout_seconds),
+            produce_linger_ms=_int(env, "PRODUCE_LINGER_MS", cls.produce_linger_ms),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
             gateway_max_connections=_int(env, "GATEWAY_MAX_CONNECTIONS", cls.gateway_max_connections),
             gateway_sources=_list(env, "GATEWAY_SOURCES", ()),

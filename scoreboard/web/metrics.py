@@ -34,7 +34,6 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        route = _route_name(scope)
         status = 500
         started = time.perf_counter()
 
@@ -47,11 +46,17 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, record)
         finally:
+            route = _route_name(scope)
             self.metrics.requests.labels(route, scope["method"], str(status)).inc()
             self.metrics.latency.labels(route, scope["method"]).observe(time.perf_counter() - started)
 
 
 def _route_name(scope: Scope) -> str:
+    """The route template (a bounded label), read after the call: Starlette's router leaves the matched
+    route in the scope; a request answered before routing (e.g. rate limited) is matched here."""
+    matched = scope.get("route")
+    if matched is not None and hasattr(matched, "path"):
+        return str(matched.path)
     app: Any = scope.get("app")
     for route in getattr(app, "routes", []):
         match, _ = route.matches(scope)

@@ -134,7 +134,7 @@ def test_concurrent_claims_of_one_key_have_one_owner() -> None:
         record = Remembered("e-1", "win-match", 100, key)
         outcomes = await asyncio.gather(*(store.claim(user, key, record) for _ in range(20)))
         assert sorted(o.value for o, _ in outcomes) == ["busy"] * 19 + ["new"]
-        await store.acknowledge(user, key, record)
+        store.acknowledge(user, key, record)  # not awaited: the next command on the pipeline sees it
         outcome, known = await store.claim(user, key, record)
         assert outcome is Claim.DONE and known.acknowledged and known.event_id == "e-1"
     with_redis(body)
