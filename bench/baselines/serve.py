@@ -6,6 +6,8 @@ import argparse
 
 from starlette.applications import Starlette
 
+from producer_api.bootstrap import SERVER_OPTIONS
+
 
 def serve(app: Starlette, argv: list[str] | None = None) -> None:
     import uvicorn
@@ -13,4 +15,4 @@ def serve(app: Starlette, argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", timeout_graceful_shutdown=10)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, **SERVER_OPTIONS)

@@ -25,10 +25,15 @@ class HttpMetrics:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        """(route, method, status) -> its counter and histogram children, looked up once."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,9 +51,16 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, record)
         finally:
+            elapsed = time.perf_counter() - started
             route = _route_name(scope)
-            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(route, scope["method"]).observe(time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in METHODS else "other"  # labels stay bounded
+            series = self._series.get((route, method, status))
+            if series is None:
+                series = (self.metrics.requests.labels(route, method, str(status)),
+                          self.metrics.latency.labels(route, method))
+                self._series[(route, method, status)] = series
+            series[0].inc()
+            series[1].observe(elapsed)
 
 
 def _route_name(scope: Scope) -> str:
