@@ -57,6 +57,7 @@ def create_worker_app(settings: Settings) -> faust.App:
         settings.require_database(), min_size=1, max_size=4, open=False)
     redis = Redis.from_url(settings.redis_url)
     publisher = Publisher(settings.kafka_bootstrap, delivery_timeout_s=settings.produce_timeout_seconds,
+                          linger_ms=settings.produce_linger_ms,
                           client_id=f"{settings.worker_id}-out")
     pipeline = Pipeline(Ledger(pool), Boards(redis, settings.top_n), publisher, SystemClock(),
                         source=f"/scoreboard/worker/{settings.worker_id}", crash_plan=CrashPlan.from_env())
