@@ -22,7 +22,7 @@ DAY_US = 86_400_000_000
 
 
 def boards_for(occurred_at_us: int) -> tuple[str, str, str]:
-    """Every board an event at this server time counts on."""
+    """Every board an event at this server time counts on, ``GLOBAL`` first (scoring relies on it)."""
     return _boards_of_day(occurred_at_us // DAY_US)
 
 

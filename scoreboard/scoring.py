@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from scoreboard.boards import GLOBAL, boards_for
+from scoreboard.boards import boards_for
 from scoreboard.events import ActionCompleted, LogEvent, ScoreAdjusted, ScoreChanged, UserBanned, UserUnbanned
 
 INT64_MAX = (1 << 63) - 1
@@ -155,15 +155,15 @@ def apply_log(batch: Sequence[Positioned], known: Known, now_us: int) -> BatchOu
             state.reject(item, "user banned", now_us)
             continue
         points = event.points if isinstance(event, ActionCompleted) else event.delta
-        total = state.standing(GLOBAL, event.user_id).score
-        if isinstance(event, ScoreAdjusted) and points < 0 and total + points < 0:
+        boards = boards_for(event.occurred_at_us)  # GLOBAL first
+        before = [state.standing(board, event.user_id) for board in boards]
+        if isinstance(event, ScoreAdjusted) and points < 0 and before[0].score + points < 0:
             state.reject(item, "adjustment would take the score below zero", now_us)
             continue
-        if any(abs(state.standing(b, event.user_id).score + points) > INT64_MAX
-               for b in boards_for(event.occurred_at_us)):
+        if any(abs(standing.score + points) > INT64_MAX for standing in before):
             state.reject(item, "score out of the int64 range", now_us)
             continue
-        state.add_points(event, item, points)
+        state.add_points(event, item, points, boards, before)
     return outcome
 
 
@@ -206,16 +206,14 @@ class _State:
             before = self.standing(board, event.user_id)
             self._write(board, event.user_id, replace(before, seq=before.seq + 1, visible=not banned))
 
-    def add_points(self, event: ActionCompleted | ScoreAdjusted, item: Positioned, points: int) -> None:
-        total_after = 0
-        for board in boards_for(event.occurred_at_us):
-            before = self.standing(board, event.user_id)
+    def add_points(self, event: ActionCompleted | ScoreAdjusted, item: Positioned, points: int,
+                   boards: Sequence[str], standings: Sequence[Standing]) -> None:
+        """Add ``points`` on ``boards`` (GLOBAL first), whose current ``standings`` the caller read."""
+        total_after = standings[0].score + points
+        for board, before in zip(boards, standings):
             # Zero points leave the score, so the time it was reached, unchanged (unless it is new).
             reached = event.occurred_at_us if points or before.seq == 0 else before.reached_at_us
-            after = Standing(before.score + points, before.seq + 1, reached, before.visible)
-            self._write(board, event.user_id, after)
-            if board == GLOBAL:
-                total_after = after.score
+            self._write(board, event.user_id, Standing(before.score + points, before.seq + 1, reached, before.visible))
         nonce = ledger_nonce(event)
         entry = LedgerEntry(
             event_id=event.event_id,
