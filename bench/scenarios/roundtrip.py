@@ -1,6 +1,6 @@
 """kafka_roundtrip: raw produce-to-consume latency on the same broker, at the e2e rate.
 
-Producer configured as the api's (idempotent, acks=all, linger 2 ms); a consumer on a private
+Producer configured as the api's (idempotent, acks=all, the api's default linger); a consumer on a private
 one-partition topic in a thread of the same process, so both read the same clock.
 """
 
@@ -16,6 +16,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from bench.stats import latency_summary
+from scoreboard.settings import Settings
 
 
 def run(bootstrap: str, rate: int, seconds: float, tick: Callable[[float], None]) -> dict[str, float]:
@@ -39,7 +40,7 @@ def run(bootstrap: str, rate: int, seconds: float, tick: Callable[[float], None]
     reader = threading.Thread(target=consume, name="roundtrip-consumer", daemon=True)
     reader.start()
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                         "linger.ms": 2, "client.id": "bench-roundtrip"})
+                         "linger.ms": Settings.produce_linger_ms, "client.id": "bench-roundtrip"})
     padding = b"x" * 120  # about the size of an encoded ActionCompleted
     total = int(rate * seconds)
     try:
