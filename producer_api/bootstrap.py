@@ -40,6 +40,7 @@ from scoreboard.autopipe import AutoPipeline
 from scoreboard.catalog import Catalog, load_catalog
 from scoreboard.clock import Clock, SystemClock
 from scoreboard.errors import ConfigurationError
+from scoreboard.gctuning import collect_less_often
 from scoreboard.publishing import Publisher
 from scoreboard.settings import Settings
 from scoreboard.tickets import TicketKeyring
@@ -194,9 +195,14 @@ SERVER_OPTIONS: dict[str, Any] = {"log_level": "warning", "access_log": False, "
 errors are logged as JSON, per-request numbers are in /metrics."""
 
 
-def main(settings: Settings | None = None) -> None:
+def serve(app: Starlette, host: str, port: int) -> None:
+    """Run ``app`` the way the api runs (the benchmark serves its baselines with this too)."""
     import uvicorn
 
+    collect_less_often()
+    uvicorn.run(app, host=host, port=port, **SERVER_OPTIONS)
+
+
+def main(settings: Settings | None = None) -> None:
     settings = settings or Settings.from_env()
-    app = create_app(build_services(settings))
-    uvicorn.run(app, host=settings.api_host, port=settings.api_port, **SERVER_OPTIONS)
+    serve(create_app(build_services(settings)), settings.api_host, settings.api_port)

@@ -28,6 +28,7 @@ from projections.ledger import Ledger
 from projections.ranking import Boards
 from scoreboard.clock import SystemClock
 from scoreboard.errors import ScoreboardError
+from scoreboard.gctuning import fewer_collections
 from scoreboard.publishing import Publisher
 from scoreboard.settings import Settings
 from scoreboard.topics import ACTIONS
@@ -87,6 +88,12 @@ def _end_offsets(consumer: Consumer) -> dict[int, int]:
 async def rebuild(settings: Settings, *, start_offsets: Mapping[int, int] | None = None,
                   batch_size: int = 10000, progress: bool = True) -> RebuildReport:
     """Drop the projections and replay the log (from ``start_offsets``, default the beginning)."""
+    with fewer_collections():
+        return await _rebuild(settings, start_offsets, batch_size, progress)
+
+
+async def _rebuild(settings: Settings, start_offsets: Mapping[int, int] | None, batch_size: int,
+                   progress: bool) -> RebuildReport:
     drop_projections(settings)
     redis = Redis.from_url(settings.redis_url)
     pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(settings.require_database(), min_size=1,

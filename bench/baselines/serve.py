@@ -6,13 +6,11 @@ import argparse
 
 from starlette.applications import Starlette
 
-from producer_api.bootstrap import SERVER_OPTIONS
+from producer_api import bootstrap
 
 
 def serve(app: Starlette, argv: list[str] | None = None) -> None:
-    import uvicorn
-
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, **SERVER_OPTIONS)
+    bootstrap.serve(app, "127.0.0.1", args.port)
