@@ -20,10 +20,12 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from producer_api import admin, query_routes, routes
 from producer_api.admin import AdminCommands
 from producer_api.completions import CompletionGuard
+from producer_api.hotpath import HotRoute
 from producer_api.idempotency import IdempotencyStore
 from producer_api.ingest import CompleteAction
 from producer_api.openapi import openapi_document
@@ -125,7 +127,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
 
 
-def create_app(services: Services) -> Starlette:
+def create_app(services: Services) -> HotRoute:
     metrics = HttpMetrics(CollectorRegistry())
     produce_latency = Histogram("kafka_produce_seconds", "time from produce to the broker's acknowledgement",
                                 registry=metrics.registry,
@@ -161,11 +163,17 @@ def create_app(services: Services) -> Starlette:
             await services.calls.close()
             await services.redis.aclose()
 
+    complete = Route("/v1/actions/{action_id}/complete", routes.complete_action, methods=["POST"])
+    middleware = [
+        Middleware(MetricsMiddleware, metrics=metrics),
+        Middleware(ClientIpLimit, limiter=services.limiter, bucket=services.ip_bucket),
+    ]
+    handlers = EXCEPTION_HANDLERS | routes.UNAVAILABLE_HANDLERS
     app = Starlette(
         routes=[
             Route("/v1/actions", routes.list_actions, methods=["GET"]),
             Route("/v1/actions/{action_id}/start", routes.start_action, methods=["POST"]),
-            Route("/v1/actions/{action_id}/complete", routes.complete_action, methods=["POST"]),
+            complete,
             Route("/v1/leaderboards/{board}", query_routes.get_leaderboard, methods=["GET"]),
             Route("/v1/leaderboards/{board}/users/{user_id}", query_routes.get_user_rank, methods=["GET"]),
             Route("/v1/leaderboards/{board}/users/{user_id}/around", query_routes.get_around, methods=["GET"]),
@@ -179,15 +187,18 @@ def create_app(services: Services) -> Starlette:
             Route("/metrics", metrics.endpoint, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
         ],
-        middleware=[
-            Middleware(MetricsMiddleware, metrics=metrics),
-            Middleware(ClientIpLimit, limiter=services.limiter, bucket=services.ip_bucket),
-        ],
-        exception_handlers=EXCEPTION_HANDLERS | routes.UNAVAILABLE_HANDLERS,
+        middleware=middleware,
+        exception_handlers=handlers,
         lifespan=lifespan,
     )
     app.state.services = services
-    return app
+
+    def wrap(endpoint: ASGIApp) -> ASGIApp:
+        for cls, args, kwargs in reversed(middleware):  # the order Starlette stacks them in
+            endpoint = cls(endpoint, *args, **kwargs)
+        return endpoint
+
+    return HotRoute(app, complete, handlers, wrap)
 
 
 SERVER_OPTIONS: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 10}
@@ -195,7 +206,7 @@ SERVER_OPTIONS: dict[str, Any] = {"log_level": "warning", "access_log": False, "
 errors are logged as JSON, per-request numbers are in /metrics."""
 
 
-def serve(app: Starlette, host: str, port: int) -> None:
+def serve(app: ASGIApp, host: str, port: int) -> None:
     """Run ``app`` the way the api runs (the benchmark serves its baselines with this too)."""
     import uvicorn
 

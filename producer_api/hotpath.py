@@ -1,0 +1,64 @@
+"""The route that carries the load, ``POST /v1/actions/{action_id}/complete``, served in front of
+Starlette's middleware stack and router; every other request goes to the Starlette app unchanged.
+
+The hot route reuses the same parts: the route's own matcher, so path parameters, the metrics label
+and ``request.app`` are the same; the same metrics and client-IP middleware; the same endpoint; and
+the same exception handlers, looked up along the exception's MRO as Starlette does. It skips
+ServerErrorMiddleware, ExceptionMiddleware, matching the other routes, and ``request_response``'s
+second exception wrapper. Measured: 8% less CPU per request and 6–14% more accepted requests per
+second (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import State
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+class HotRoute:
+    def __init__(self, app: Starlette, route: Route, handlers: Mapping[Any, Handler],
+                 wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+        """``wrap`` puts the middleware the hot route keeps around its endpoint."""
+        self._app = app
+        self._route = route
+        self._endpoint: Callable[[Request], Awaitable[Response]] = route.endpoint
+        self._handlers = handlers
+        self._hot = wrap(self._handle)
+
+    @property
+    def state(self) -> State:
+        return self._app.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            match, child_scope = self._route.matches(scope)
+            if match is Match.FULL:
+                scope["app"] = self._app
+                scope.update(child_scope)
+                scope["route"] = self._route
+                await self._hot(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await self._endpoint(request)
+        except Exception as exc:  # noqa: BLE001 - mapped exactly as the Starlette app maps it
+            response = await self._handler_for(exc)(request, exc)
+        await response(scope, receive, send)
+
+    def _handler_for(self, exc: Exception) -> Handler:
+        for kind in type(exc).__mro__:
+            if kind in self._handlers:
+                return self._handlers[kind]
+        raise exc  # unreachable while Exception itself has a handler
