@@ -188,7 +188,7 @@ class AutoPipeline:
                 assert opened.transport is not None
                 opened.transport.write(_pack(command))
                 await asyncio.wait_for(future, self._connect_timeout_s)
-        except (OSError, asyncio.TimeoutError, ResponseError) as exc:
+        except (TimeoutError, OSError, ResponseError) as exc:
             self._connecting = None
             if conn is not None and conn.transport is not None:
                 conn.transport.abort()

@@ -18,7 +18,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from scoreboard.boards import boards_for
-from scoreboard.events import ActionCompleted, LogEvent, ScoreAdjusted, ScoreChanged, UserBanned, UserUnbanned
+from scoreboard.events import (
+    ActionCompleted,
+    LogEvent,
+    ScoreAdjusted,
+    ScoreChanged,
+    UserBanned,
+    UserUnbanned,
+)
 
 INT64_MAX = (1 << 63) - 1
 ADJUSTMENT = "adjustment"

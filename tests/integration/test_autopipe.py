@@ -20,7 +20,6 @@ from scoreboard.autopipe import AutoPipeline, Script
 from scoreboard.settings import merged_environment
 from scoreboard.stack.ports import free_port
 
-
 Runner = Callable[[Coroutine[Any, Any, None]], None]
 
 

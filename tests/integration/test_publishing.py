@@ -11,7 +11,7 @@ import pytest
 import uvloop
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from scoreboard.publishing import PublishFailed, Publisher
+from scoreboard.publishing import Publisher, PublishFailed
 from scoreboard.settings import merged_environment
 from scoreboard.stack.ports import free_port
 

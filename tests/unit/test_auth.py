@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from scoreboard.auth import VERIFIED_CACHE_SECONDS, AuthError, TokenVerifier, mint_token
-from scoreboard.jwks import StaticKey
 from scoreboard.errors import ConfigurationError
+from scoreboard.jwks import StaticKey
 from scoreboard.settings import Settings
 
 SECRET = "s" * 40
