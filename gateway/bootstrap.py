@@ -22,6 +22,7 @@ from gateway import push
 from gateway.feed import Feed, kafka_consumer
 from gateway.hub import Hub
 from scoreboard.clock import Clock, SystemClock
+from scoreboard.gctuning import collect_less_often
 from scoreboard.settings import Settings
 from scoreboard.web.health import Health
 from scoreboard.web.metrics import HttpMetrics, MetricsMiddleware
@@ -117,4 +118,5 @@ def main(settings: Settings | None = None) -> None:
     services = build_services(settings)
     config = uvicorn.Config(create_app(services), host=settings.gateway_host, port=settings.gateway_port,
                             log_level="warning", timeout_graceful_shutdown=5, ws_max_size=WS_MAX_FRAME_BYTES)
+    collect_less_often()
     _GatewayServer(config, services).run()
