@@ -18,6 +18,7 @@ from projections.ledger import Ledger
 from projections.ranking import Boards
 from scoreboard import logs
 from scoreboard.clock import SystemClock
+from scoreboard.gctuning import collect_less_often
 from scoreboard.publishing import Publisher
 from scoreboard.settings import Settings
 from scoreboard.topics import ACTIONS
@@ -88,4 +89,5 @@ def main(settings: Settings | None = None) -> None:
     settings = settings or Settings.from_env()
     app = create_worker_app(settings)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    collect_less_often()
     worker.execute_from_commandline()
