@@ -76,14 +76,14 @@ class Ledger:
         scored = [p.event for p in batch if isinstance(p.event, (ActionCompleted, ScoreAdjusted))]
         cur = await conn.execute(
             f"SELECT {ENTRY_COLUMNS} FROM ledger"
-            " WHERE (user_id, nonce) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+            " WHERE (user_id, nonce) IN (SELECT * FROM unnest(%b::text[], %b::text[]))",
             ([e.user_id for e in scored], [ledger_nonce(e) for e in scored]))
         entries = {(row[1], row[2]): LedgerEntry(*row) for row in await cur.fetchall()}
         keys, whole_users = keys_needed(batch)
         standings = await self._standings(conn, keys, whole_users, lock=True)
         users = sorted({p.event.user_id for p in batch})
         cur = await conn.execute(
-            "SELECT user_id, banned, event_id, changed_at_us, reason FROM user_status WHERE user_id = ANY(%s)",
+            "SELECT user_id, banned, event_id, changed_at_us, reason FROM user_status WHERE user_id = ANY(%b::text[])",
             (users,))
         statuses = {row[0]: UserStatus(*row[1:]) for row in await cur.fetchall()}
         boards_of_user: dict[str, set[str]] = {}
@@ -163,7 +163,7 @@ class Ledger:
             return {}
         cur = await conn.execute(
             f"SELECT {_STANDING_COLUMNS} FROM board_scores"
-            " WHERE (board, user_id) IN (SELECT * FROM unnest(%s::text[], %s::text[])) OR user_id = ANY(%s)"
+            " WHERE (board, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[])) OR user_id = ANY(%b::text[])"
             " ORDER BY board, user_id" + (" FOR UPDATE" if lock else ""),
             ([b for b, _ in ordered], [u for _, u in ordered], users))
         return {(row[0], row[1]): Standing(*row[2:]) for row in await cur.fetchall()}
