@@ -86,8 +86,12 @@ def _end_offsets(consumer: Consumer) -> dict[int, int]:
 
 
 async def rebuild(settings: Settings, *, start_offsets: Mapping[int, int] | None = None,
-                  batch_size: int = 10000, progress: bool = True) -> RebuildReport:
-    """Drop the projections and replay the log (from ``start_offsets``, default the beginning)."""
+                  batch_size: int = 40000, progress: bool = True) -> RebuildReport:
+    """Drop the projections and replay the log (from ``start_offsets``, default the beginning).
+
+    Large batches pay off: a user's standings are read once per batch however often the user
+    appears in it. 1M events of 10k users: 22.5k / 25.8k / 28.0k events/s at 10k / 20k / 40k.
+    """
     with fewer_collections():
         return await _rebuild(settings, start_offsets, batch_size, progress)
 
