@@ -29,7 +29,7 @@ from typing import Any, cast
 import hiredis
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 Arg = str | bytes | int | float
@@ -188,7 +188,7 @@ class AutoPipeline:
                 assert opened.transport is not None
                 opened.transport.write(_pack(command))
                 await asyncio.wait_for(future, self._connect_timeout_s)
-        except (TimeoutError, OSError, ResponseError) as exc:
+        except (TimeoutError, OSError, RedisError) as exc:  # incl. a hang-up mid-handshake
             self._connecting = None
             if conn is not None and conn.transport is not None:
                 conn.transport.abort()

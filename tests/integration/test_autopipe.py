@@ -87,8 +87,12 @@ def test_a_killed_connection_fails_what_was_in_flight_and_the_next_command_recon
     async def body(calls: AutoPipeline, redis: Redis) -> None:
         queue = fresh()
         blocked = calls.execute("BLPOP", queue, 30)  # holds the shared connection until killed
-        await asyncio.sleep(0.2)
-        ours = [c for c in await redis.client_list() if c["name"] == calls.client_name]
+        ours: list[dict[str, str]] = []
+        for _ in range(200):  # poll until Redis shows our connection blocked in BLPOP
+            ours = [c for c in await redis.client_list() if c["name"] == calls.client_name and c["cmd"] == "blpop"]
+            if ours:
+                break
+            await asyncio.sleep(0.01)
         assert len(ours) == 1
         assert await redis.client_kill_filter(_id=ours[0]["id"]) == 1
         with pytest.raises(RedisConnectionError):
@@ -115,4 +119,24 @@ def test_no_server_is_a_prompt_connection_error(run_loop: Runner) -> None:
         with pytest.raises(RedisConnectionError):
             await asyncio.wait_for(calls.execute("PING"), 5)
         await calls.close()
+    run_loop(run())
+
+
+def test_a_server_that_hangs_up_during_the_handshake_fails_each_command_and_never_sticks(run_loop: Runner) -> None:
+    """A listener that closes every connection at once: each command fails promptly, none waits forever."""
+    async def run() -> None:
+        async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.close()
+
+        server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        calls = AutoPipeline(port=port, connect_timeout_s=1)
+        try:
+            for _ in range(2):
+                with pytest.raises(RedisConnectionError):
+                    await asyncio.wait_for(calls.execute("PING"), 5)
+        finally:
+            await calls.close()
+            server.close()
+            await server.wait_closed()
     run_loop(run())
