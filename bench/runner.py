@@ -18,7 +18,7 @@ from tqdm import tqdm
 from bench import machine, plot, report, results
 from bench.load import LoadGeneratorMissing, ensure_wrk
 
-SCENARIOS = ("ingest", "e2e", "fanout", "rebuild")
+SCENARIOS = ("ingest", "e2e", "fanout", "rebuild", "abuse")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,6 +108,15 @@ def _run_rebuild(events: int) -> dict[str, Any]:
     return {"rebuild": rebuild.run(events, lambda note: print(f"rebuild: {note}", file=sys.stderr))}
 
 
+def _run_abuse(quick: bool) -> dict[str, Any]:
+    from bench.scenarios import abuse
+
+    plan = abuse.AbusePlan(farm_requests=200) if quick else abuse.AbusePlan()
+    found = abuse.run(plan, lambda note: print(f"abuse: {note}", file=sys.stderr))
+    print(abuse.summary_line(found))
+    return {"abuse": found}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     chosen = tuple(args.only or SCENARIOS)
@@ -124,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         found |= _run_fanout(args.quick)
     if "rebuild" in chosen:
         found |= _run_rebuild(50_000 if args.quick else args.rebuild_events)
+    if "abuse" in chosen:
+        found |= _run_abuse(args.quick)
     found["machine"] = machine.describe()
     found["ratios"] = results.ratios(found)
     found["targets"] = results.targets(found)

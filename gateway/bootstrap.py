@@ -48,7 +48,8 @@ class GatewayServices:
 
 def build_services(settings: Settings) -> GatewayServices:
     hub = Hub()
-    feed = Feed(kafka_consumer(settings.kafka_bootstrap), hub, sources=frozenset(settings.gateway_sources))
+    feed = Feed(kafka_consumer(settings.kafka_bootstrap), hub, settings.change_keyring(),
+                sources=frozenset(settings.gateway_sources))
     return GatewayServices(settings, hub, feed, SystemClock())
 
 

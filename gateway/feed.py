@@ -1,5 +1,8 @@
 """Tails ``scoreboard.leaderboard-changes.v1`` into the hub: every partition, from the beginning,
-without a consumer group, so every gateway instance holds the whole latest state by itself."""
+without a consumer group, so every gateway instance holds the whole latest state by itself.
+
+Only records a worker signed (the change signing key, ``scoreboard.signing``) are trusted: anyone
+who can write to the topic could otherwise push any board, or a huge version the gateway would keep."""
 
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from gateway.hub import BoardState, Hub
 from scoreboard import codec
 from scoreboard.errors import DecodeError
 from scoreboard.events import LeaderboardChanged
+from scoreboard.signing import ANY_PARTITION, SignatureInvalid, SigningKeyring
 from scoreboard.topics import LEADERBOARD_CHANGES
 
 log = logging.getLogger(__name__)
@@ -33,20 +37,24 @@ class ChangeConsumer(Protocol):
     async def position(self, partition: TopicPartition) -> int: ...
 
 
-def kafka_consumer(bootstrap: str) -> Callable[[], ChangeConsumer]:
+def kafka_consumer(bootstrap: str, extra: Mapping[str, Any] | None = None) -> Callable[[], ChangeConsumer]:
+    """``extra``: more AIOKafkaConsumer arguments, e.g. scoreboard.kafka_security.aiokafka_config."""
     def build() -> ChangeConsumer:
         # Without a group id, a subscription gets every partition and starts from the earliest offset.
         consumer: ChangeConsumer = AIOKafkaConsumer(
             LEADERBOARD_CHANGES, bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
-            auto_offset_reset="earliest")
+            auto_offset_reset="earliest", **(extra or {}))
         return consumer
     return build
 
 
 class Feed:
-    def __init__(self, consumers: Callable[[], ChangeConsumer], hub: Hub,
+    def __init__(self, consumers: Callable[[], ChangeConsumer], hub: Hub, keyring: SigningKeyring,
                  first_retry_s: float = FIRST_RETRY_S, sources: frozenset[str] = frozenset()) -> None:
         self._consumers = consumers
+        self._keyring = keyring
+        self.forged = 0
+        """Change records ignored because they were not signed by a worker."""
         self._sources = sources
         self._hub = hub
         self._first_retry_s = first_retry_s
@@ -84,7 +92,8 @@ class Feed:
                     for record in records:
                         if self._sources and _source_of(record) not in self._sources:
                             continue
-                        self._apply(record.value)
+                        if self._authentic(record):
+                            self._apply(record.value)
                 if self.caught_up.is_set():
                     continue
                 assigned = consumer.assignment()
@@ -95,6 +104,16 @@ class Feed:
         finally:
             self.connected = False
             await consumer.stop()
+
+    def _authentic(self, record: Any) -> bool:
+        try:
+            self._keyring.verify(LEADERBOARD_CHANGES, ANY_PARTITION, getattr(record, "key", None) or b"",
+                                 record.value or b"", getattr(record, "headers", None))
+        except SignatureInvalid as exc:
+            self.forged += 1
+            log.warning("ignoring a leaderboard change not signed by a worker: %s", exc)
+            return False
+        return True
 
     def _apply(self, value: bytes | None) -> None:
         try:

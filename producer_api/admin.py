@@ -18,15 +18,11 @@ from starlette.responses import JSONResponse, Response
 
 from producer_api.bodies import Field, read_json_body, validate
 from producer_api.idempotency import Claim, IdempotencyStore, Remembered, event_id_for
-from producer_api.ingest import API_SOURCE
+from producer_api.appender import ActionLog
 from producer_api.routes import command_principal, idempotency_key, services
-from scoreboard import codec
 from scoreboard.auth import Principal
 from scoreboard.clock import Clock
-from scoreboard.cloudevents import cloud_event_headers
 from scoreboard.events import LogEvent, ScoreAdjusted, UserBanned, UserUnbanned
-from scoreboard.publishing import Publisher
-from scoreboard.topics import ACTIONS
 from scoreboard.web.problems import Problem
 
 MAX_DELTA = 1_000_000_000
@@ -42,15 +38,17 @@ class AdminReceipt:
 
 
 class AdminCommands:
-    def __init__(self, publisher: Publisher, idempotency: IdempotencyStore, clock: Clock) -> None:
-        self._publisher = publisher
+    def __init__(self, log: ActionLog, idempotency: IdempotencyStore, clock: Clock) -> None:
+        self._log = log
         self._idempotency = idempotency
         self._clock = clock
 
     async def adjust(self, admin: Principal, user_id: str, delta: int, reason: str, key: str) -> AdminReceipt:
         if user_id == admin.user_id:
             raise Problem(403, "self-adjustment", "an admin cannot adjust their own score")
-        record = Remembered(event_id_for(user_id, key), "admin:adjust", delta, f"{delta}\x00{reason}")
+        # "admin/" + key is the adjustment's ledger nonce (scoring.ledger_nonce); no user's key has a '/',
+        # so an admin event never gets the event id of the user's completion with the same key
+        record = Remembered(event_id_for(user_id, "admin/" + key), "admin:adjust", delta, f"{delta}\x00{reason}")
         return await self._append(user_id, key, record, lambda at: ScoreAdjusted(
             event_id=record.event_id, user_id=user_id, delta=delta, reason=reason, admin_id=admin.user_id,
             nonce=key, occurred_at_us=at))
@@ -64,7 +62,7 @@ class AdminCommands:
     async def _moderate(self, verb: str, admin: Principal, user_id: str, reason: str,
                         key: str | None) -> AdminReceipt:
         event_type = UserBanned if verb == "ban" else UserUnbanned
-        event_id = event_id_for(user_id, f"{verb}\x00{key}") if key else str(uuid.uuid4())
+        event_id = event_id_for(user_id, f"admin/{verb}/{key}") if key else str(uuid.uuid4())
         record = Remembered(event_id, f"admin:{verb}", 0, reason)
         return await self._append(user_id, key, record, lambda at: event_type(
             event_id=event_id, user_id=user_id, reason=reason, admin_id=admin.user_id, occurred_at_us=at))
@@ -84,9 +82,7 @@ class AdminCommands:
                               headers={"Retry-After": "1"})
         event = build(self._clock.now_us())
         try:
-            await self._publisher.publish(ACTIONS, user_id, codec.encode(event),
-                                          cloud_event_headers(record.event_id, type(event).__name__,
-                                                              API_SOURCE, event.occurred_at_us))
+            await self._log.append(event)
         except BaseException:
             if key is not None:
                 await self._idempotency.release(user_id, key, record)

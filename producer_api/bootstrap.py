@@ -24,6 +24,7 @@ from starlette.types import ASGIApp
 
 from producer_api import admin, query_routes, routes
 from producer_api.admin import AdminCommands
+from producer_api.appender import ActionLog
 from producer_api.completions import CompletionGuard
 from producer_api.hotpath import HotRoute
 from producer_api.idempotency import IdempotencyStore
@@ -96,6 +97,9 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
         settings.require_database(), min_size=1, max_size=8, open=False)
 
+    log = ActionLog(publisher, settings.event_keyring())
+    guard = CompletionGuard(calls)
+
     def idempotency(scope: str) -> IdempotencyStore:
         return IdempotencyStore(calls, scope=scope, lease_seconds=settings.idempotency_lease_seconds,
                                 wait_seconds=settings.idempotency_wait_seconds)
@@ -116,10 +120,10 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         limiter=RateLimiter(calls),
         user_bucket=Bucket("user", settings.rate_user_per_second, settings.rate_user_burst),
         ip_bucket=Bucket("ip", settings.rate_ip_per_second, settings.rate_ip_burst),
-        start=StartAction(catalog, keyring, clock, settings.ticket_ttl_seconds),
-        complete=CompleteAction(catalog, publisher, idempotency("idem"), clock,
-                                CompletionGuard(calls), keyring, settings.ticket_ttl_seconds),
-        admin=AdminCommands(publisher, idempotency("admin"), clock),
+        start=StartAction(catalog, keyring, clock, settings.ticket_ttl_seconds, guard),
+        complete=CompleteAction(catalog, log, idempotency("idem"), clock, guard, keyring,
+                                settings.ticket_ttl_seconds),
+        admin=AdminCommands(log, idempotency("admin"), clock),
         queries=LeaderboardQueries(boards, standings, repair, pool),
         repair=repair,
         history=History(pool),

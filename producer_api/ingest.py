@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from producer_api.appender import API_SOURCE, ActionLog
 from producer_api.completions import CompletionGuard, Reservation
 from producer_api.idempotency import Claim, IdempotencyStore, Remembered, event_id_for
-from scoreboard import codec, tickets
+from scoreboard import tickets
 from scoreboard.auth import Principal
 from scoreboard.catalog import Action, Catalog
 from scoreboard.clock import Clock
-from scoreboard.cloudevents import cloud_event_headers
 from scoreboard.events import ActionCompleted
-from scoreboard.publishing import Publisher
 from scoreboard.tickets import TicketKeyring, TicketRejected
-from scoreboard.topics import ACTIONS
 from scoreboard.web.problems import Problem
+
+__all__ = ["API_SOURCE", "CompleteAction", "Receipt", "resolve_action", "ticket_problem"]
 
 _TICKET_STATUS = {"ticket-invalid": 422, "ticket-foreign": 403, "ticket-expired": 422, "ticket-too-early": 409}
 
@@ -32,9 +32,6 @@ class Receipt:
     action_id: str
     points: int
     duplicate: bool
-
-
-API_SOURCE = "/scoreboard/producer_api"
 
 
 def ticket_problem(exc: TicketRejected) -> Problem:
@@ -53,10 +50,10 @@ def resolve_action(catalog: Catalog, action_id: str) -> Action:
 
 
 class CompleteAction:
-    def __init__(self, catalog: Catalog, publisher: Publisher, idempotency: IdempotencyStore,
+    def __init__(self, catalog: Catalog, log: ActionLog, idempotency: IdempotencyStore,
                  clock: Clock, guard: CompletionGuard, keyring: TicketKeyring, ticket_ttl_s: int) -> None:
         self._catalog = catalog
-        self._publisher = publisher
+        self._log = log
         self._idempotency = idempotency
         self._clock = clock
         self._guard = guard
@@ -81,7 +78,8 @@ class CompleteAction:
                           "a request with this Idempotency-Key is still in progress; retry shortly",
                           headers={"Retry-After": "1"})
         now_us = self._clock.now_us()
-        reservation = Reservation(user, action, key, ticket.ticket_id if ticket else "", self._ticket_ttl_s, now_us)
+        reservation = Reservation(user, action, key, ticket.ticket_id if ticket else "", self._ticket_ttl_s, now_us,
+                                  self._catalog.limits)
         try:
             if ticket is not None and outcome is Claim.NEW:
                 tickets.check_timing(ticket, now_us=now_us, min_duration_seconds=action.min_duration_seconds)
@@ -98,11 +96,12 @@ class CompleteAction:
                 "ticket-used": (409, "this ticket was already used"),
                 "cooldown": (429, f"action {action.action_id!r} is cooling down"),
                 "daily-cap": (429, f"the daily cap of {action.action_id!r} is reached"),
+                "budget": (429, "your points budget for this hour or day is spent"),
             }[refusal.reason]
             headers = {"Retry-After": str(refusal.retry_after_s)} if status == 429 else None
             raise Problem(status, refusal.reason, detail, headers=headers)
         try:
-            await self._publish(principal, action, nonce, known, request_id)
+            await self._publish(principal, action, nonce, known, request_id, now_us)
         except BaseException:
             await self._guard.release(reservation)
             await self._idempotency.release(user, key, known)
@@ -127,18 +126,16 @@ class CompleteAction:
         return ticket
 
     async def _publish(self, principal: Principal, action: Action, nonce: str, record: Remembered,
-                       request_id: str) -> None:
-        event = ActionCompleted(
+                       request_id: str, now_us: int) -> None:
+        # The recorded time is the one the reservation judged cooldowns and caps by, so the worker,
+        # judging again from the log, sees the same moment.
+        await self._log.append(ActionCompleted(
             event_id=record.event_id,
             user_id=principal.user_id,
             action_id=action.action_id,
             nonce=nonce,
             points=record.points,
             catalog_version=self._catalog.version,
-            occurred_at_us=self._clock.now_us(),
+            occurred_at_us=now_us,
             request_id=request_id,
-        )
-        await self._publisher.publish(
-            ACTIONS, principal.user_id, codec.encode(event),
-            cloud_event_headers(event.event_id, "ActionCompleted", API_SOURCE, event.occurred_at_us),
-        )
+        ))

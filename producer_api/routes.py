@@ -73,7 +73,7 @@ async def start_action(request: Request) -> Response:
     principal = await command_principal(request)
     found = services(request)
     validate(await read_json_body(request, found.settings.max_body_bytes), {})
-    issued = found.start(principal, request.path_params["action_id"])
+    issued = await found.start(principal, request.path_params["action_id"])
     return JSONResponse(issued.to_json(), status_code=201)
 
 

@@ -1,14 +1,16 @@
 """Use case: a user starts a ticketed action; the answer is a signed, single-use ticket.
 
 Starting takes no Idempotency-Key: a ticket only says "this user started this action at this
-server time"; issuing another one is harmless because each completion spends one ticket and the
-per-action cooldown and daily cap bound how many can be spent.
+server time". A user holds at most ``[limits] max_open_tickets`` open tickets per action (default
+one): a ticket closes when a completion spends it or when it expires, and until then a new start is
+refused (409 ``ticket-open`` with ``Retry-After``). Starts also pass the per-user rate limit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from producer_api.completions import CompletionGuard
 from producer_api.ingest import resolve_action
 from scoreboard import tickets
 from scoreboard.auth import Principal
@@ -37,13 +39,15 @@ def rfc3339(micros: int) -> str:
 
 
 class StartAction:
-    def __init__(self, catalog: Catalog, keyring: TicketKeyring, clock: Clock, ttl_seconds: int) -> None:
+    def __init__(self, catalog: Catalog, keyring: TicketKeyring, clock: Clock, ttl_seconds: int,
+                 guard: CompletionGuard) -> None:
+        self._guard = guard
         self._catalog = catalog
         self._keyring = keyring
         self._clock = clock
         self._ttl_us = ttl_seconds * 1_000_000
 
-    def __call__(self, principal: Principal, action_id: str) -> IssuedTicket:
+    async def __call__(self, principal: Principal, action_id: str) -> IssuedTicket:
         action = resolve_action(self._catalog, action_id)
         if not action.requires_ticket:
             raise Problem(409, "ticket-not-required",
@@ -57,4 +61,10 @@ class StartAction:
             issued_at_us=now_us,
             expires_at_us=not_before_us + self._ttl_us,
         )
+        wait_ms = await self._guard.open_ticket(principal.user_id, action.action_id, ticket.ticket_id,
+                                                self._catalog.limits.max_open_tickets, now_us, ticket.expires_at_us)
+        if wait_ms:
+            wait_s = -(-wait_ms // 1000)
+            raise Problem(409, "ticket-open", f"you already hold an open ticket for {action_id!r}: complete it, "
+                          f"or start again once it expires (in {wait_s}s)", headers={"Retry-After": str(wait_s)})
         return IssuedTicket(tickets.issue(self._keyring, ticket), ticket, not_before_us)

@@ -11,6 +11,7 @@ from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
 from scoreboard.events import ActionCompleted, ScoreAdjusted
+from scoreboard.policy import Judge, Usage, UsageKey
 from scoreboard.scoring import (
     BatchOutcome,
     BoardUser,
@@ -23,6 +24,7 @@ from scoreboard.scoring import (
     apply_log,
     keys_needed,
     ledger_nonce,
+    usage_needed,
 )
 
 ENTRY_COLUMNS = (
@@ -49,14 +51,16 @@ class AppliedBatch:
 
 
 class Ledger:
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection]) -> None:
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection], judge: Judge | None = None) -> None:
+        """Without a ``judge`` the catalog's policy is not checked (tests of the ledger mechanics)."""
         self._pool = pool
+        self._judge = judge
 
     async def apply_batch(self, batch: Sequence[Positioned], now_us: int) -> AppliedBatch:
         """Apply the batch atomically; replays and duplicates change nothing."""
         async with self._pool.connection() as conn, conn.transaction():
             known = await self._load(conn, batch)
-            outcome = apply_log(batch, known, now_us)
+            outcome = apply_log(batch, known, now_us, self._judge)
             await self._write(conn, outcome)
             applied = AppliedBatch(outcome)
             if outcome.replayed:
@@ -89,8 +93,18 @@ class Ledger:
         for board, user in standings:
             if user in whole_users:
                 boards_of_user.setdefault(user, set()).add(board)
+        usage: dict[UsageKey, Usage] = {}
+        if self._judge is not None:
+            counters = sorted(usage_needed(batch, self._judge))
+            if counters:
+                cur = await conn.execute(
+                    "SELECT user_id, counter, time_window, amount FROM usage_counters"
+                    " WHERE (user_id, counter) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
+                    " ORDER BY user_id, counter FOR UPDATE",
+                    ([u for u, _ in counters], [c for _, c in counters]))
+                usage = {(row[0], row[1]): Usage(row[2], row[3]) for row in await cur.fetchall()}
         return Known(next_offsets, entries, standings, statuses,
-                     {u: frozenset(b) for u, b in boards_of_user.items()})
+                     {u: frozenset(b) for u, b in boards_of_user.items()}, usage)
 
     async def _write(self, conn: AsyncConnection, outcome: BatchOutcome) -> None:
         async with conn.cursor() as cur:
@@ -119,6 +133,12 @@ class Ledger:
                     " VALUES (%s, %s, %s, %s, %s, %s)",
                     [(r.partition, r.offset, r.event_id, r.user_id, r.reason, r.rejected_at_us)
                      for r in outcome.rejected])
+            if outcome.usage:
+                await cur.executemany(
+                    "INSERT INTO usage_counters (user_id, counter, time_window, amount) VALUES (%s, %s, %s, %s)"
+                    " ON CONFLICT (user_id, counter) DO UPDATE SET time_window = EXCLUDED.time_window,"
+                    " amount = EXCLUDED.amount",
+                    [(u, c, v.window, v.amount) for (u, c), v in sorted(outcome.usage.items())])
             if outcome.next_offsets:
                 await cur.executemany(
                     "UPDATE log_positions SET next_offset = %s WHERE kafka_partition = %s",
@@ -166,6 +186,16 @@ class Ledger:
             " ORDER BY board, user_id" + (" FOR UPDATE" if lock else ""),
             ([b for b, _ in ordered], [u for _, u in ordered], users))
         return {(row[0], row[1]): Standing(*row[2:]) for row in await cur.fetchall()}
+
+    async def record_poison(self, rejection: Rejection) -> None:
+        """Keep a record set aside as poison in ``rejections`` (its own transaction; a second time is a
+        no-op). A crash replay of its offset then re-announces the rejection like any other."""
+        async with self._pool.connection() as conn:
+            await conn.execute(
+                "INSERT INTO rejections (kafka_partition, kafka_offset, event_id, user_id, reason, rejected_at_us)"
+                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (rejection.partition, rejection.offset, rejection.event_id, rejection.user_id, rejection.reason,
+                 rejection.rejected_at_us))
 
 
 def _entry_row(e: LedgerEntry) -> tuple[object, ...]:

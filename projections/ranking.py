@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from projections.pages import Page, Placement
+from scoreboard.boards import UnknownBoard, resolve
 from scoreboard.events import BoardEntry
 from scoreboard.scoring import Standing
 
@@ -112,13 +113,32 @@ def member_for(user_id: str, standing: Standing) -> str:
     return f"{_MAX_US - standing.reached_at_us:016x}:{user_id}"
 
 
+BOARD_KEY_SUFFIXES = ("z", "m", "s", "x", "v", "top", "complete")
+"""Board ``b`` owns exactly the keys ``sb:{b}:<suffix>``: ``keys_of`` (the first six), ``complete_key``."""
+
+
 def keys_of(board: str) -> list[str]:
-    return [f"sb:{{{board}}}:{suffix}" for suffix in ("z", "m", "s", "x", "v", "top")]
+    return [f"sb:{{{board}}}:{suffix}" for suffix in BOARD_KEY_SUFFIXES[:6]]
 
 
 def complete_key(board: str) -> str:
     """Set once the board is known to hold every user (``projections.repair``); a flush removes it."""
-    return f"sb:{{{board}}}:complete"
+    return f"sb:{{{board}}}:{BOARD_KEY_SUFFIXES[6]}"
+
+
+def board_of_key(key: str | bytes) -> str | None:
+    """The board whose projection key ``key`` is; None for any other key (a user's limits, tickets or
+    idempotency keys ``sb:{u:<user>}:...``, rate limits ``sb:rl:...``)."""
+    text = key.decode(errors="replace") if isinstance(key, bytes) else key
+    if not text.startswith("sb:{"):
+        return None
+    board, separator, suffix = text[4:].rpartition("}:")
+    if not separator or suffix not in BOARD_KEY_SUFFIXES:
+        return None
+    try:
+        return board if resolve(board, 0) == board else None
+    except UnknownBoard:
+        return None
 
 
 class BoardIncomplete(Exception):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
@@ -33,7 +33,8 @@ class PublishFailed(DependencyUnavailable):
 
 class Publisher:
     def __init__(self, bootstrap: str, *, delivery_timeout_s: float = 30.0, linger_ms: int = 0,
-                 client_id: str = "scoreboard") -> None:
+                 client_id: str = "scoreboard", extra_config: Mapping[str, str] | None = None) -> None:
+        # extra_config carries the connection's security (scoreboard.kafka_security.librdkafka_config).
         self._producer = Producer({
             "bootstrap.servers": bootstrap,
             "client.id": client_id,
@@ -41,6 +42,7 @@ class Publisher:
             "acks": "all",
             "linger.ms": linger_ms,
             "delivery.timeout.ms": int(delivery_timeout_s * 1000),
+            **(extra_config or {}),
         })
         self.on_acked: Callable[[float], None] | None = None
         """Called with the seconds from produce to the broker's acknowledgement (for a metric)."""
@@ -49,8 +51,10 @@ class Publisher:
         self._poller: asyncio.Task[None] | None = None
 
     async def publish(self, topic: str, key: str, value: bytes,
-                      headers: Sequence[tuple[str, bytes]] = ()) -> tuple[int, int]:
-        """Send and wait for the broker's acknowledgement; returns (partition, offset)."""
+                      headers: Sequence[tuple[str, bytes]] = (), partition: int = -1,
+                      timestamp_ms: int = 0) -> tuple[int, int]:
+        """Send and wait for the broker's acknowledgement; returns (partition, offset). ``partition``
+        -1 lets the producer's partitioner choose from the key."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[int, int]] = loop.create_future()
 
@@ -60,7 +64,7 @@ class Publisher:
         while True:
             try:
                 self._producer.produce(topic, value=value, key=key.encode(), headers=list(headers),
-                                       on_delivery=delivered)
+                                       partition=partition, timestamp=timestamp_ms, on_delivery=delivered)
                 break
             except BufferError:  # the local queue is full: serve reports, give the broker a moment
                 self._serve()
@@ -115,6 +119,16 @@ class Publisher:
         left = self._producer.flush(timeout_s)  # serves the remaining callbacks on this thread
         self._settle_reports()
         return int(left)
+
+    def partition_count(self, topic: str, timeout_s: float = 10.0) -> int:
+        """How many partitions ``topic`` has (blocking: call it from a thread)."""
+        try:
+            metadata = self._producer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        except KafkaException as exc:
+            raise PublishFailed(f"{topic}: no metadata: {exc}") from exc
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            raise PublishFailed(f"{topic}: no such topic ({metadata.error if metadata else 'absent'})")
+        return len(metadata.partitions)
 
     def ping(self, timeout_s: float = 2.0) -> bool:
         try:

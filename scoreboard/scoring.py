@@ -8,8 +8,14 @@ Rules, in log order:
 - an event at a log position already applied is a *replay* (a crash came between the Postgres commit
   and the offset commit): it changes nothing and its downstream effects are sent again;
 - an action or adjustment whose (user_id, nonce) is recorded is a *duplicate*: dropped;
+- an event whose recorded time is far from the broker's timestamp is rejected (``time-skew``);
+- an action is judged against the catalog's policy (``scoreboard.policy``: catalog version, points,
+  cooldown, daily cap, points budget) from the usage counters the ledger keeps;
 - an action of a banned user is rejected; a ban hides the user on every board, an unban shows them;
 - an adjustment that would take the all-time score below zero, or any change past int64, is rejected.
+
+A rejection's reason starts with a stable code (``banned``, ``cooldown``, ``cap``, ``budget``,
+``points-mismatch``, ``time-skew``, ...) followed by ``: `` and a human detail.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from scoreboard.boards import boards_for
+from scoreboard.policy import Judge, Usage, UsageKey
 from scoreboard.events import (
     ActionCompleted,
     LogEvent,
@@ -39,6 +46,8 @@ class Positioned:
     event: LogEvent
     partition: int
     offset: int
+    broker_time_us: int = 0
+    """The record's Kafka timestamp (0: unknown, not judged on it)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,7 @@ class Known:
     standings: Mapping[BoardUser, Standing] = field(default_factory=dict)
     statuses: Mapping[str, UserStatus] = field(default_factory=dict)
     boards_of_user: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    usage: Mapping[UsageKey, Usage] = field(default_factory=dict)
 
 
 @dataclass
@@ -124,6 +134,7 @@ class BatchOutcome:
     status_changes: list[StatusChange] = field(default_factory=list)
     next_offsets: dict[int, int] = field(default_factory=dict)
     replayed: list[Positioned] = field(default_factory=list)
+    usage: dict[UsageKey, Usage] = field(default_factory=dict)
 
     def score_changes(self, entries: Sequence[LedgerEntry] = ()) -> list[ScoreChanged]:
         """ScoreChanged for the accepted entries (and ``entries``, e.g. replayed ones), in log order."""
@@ -140,8 +151,9 @@ def ledger_nonce(event: ActionCompleted | ScoreAdjusted) -> str:
     return event.nonce if isinstance(event, ActionCompleted) else ADMIN_NONCE_PREFIX + event.nonce
 
 
-def apply_log(batch: Sequence[Positioned], known: Known, now_us: int) -> BatchOutcome:
-    """Decide, in log order, what each event of the batch does."""
+def apply_log(batch: Sequence[Positioned], known: Known, now_us: int, judge: Judge | None = None) -> BatchOutcome:
+    """Decide, in log order, what each event of the batch does. Without a ``judge`` (unit tests of
+    the ledger mechanics) the catalog's policy is not checked."""
     outcome = BatchOutcome()
     state = _State(known, outcome)
     for item in batch:
@@ -151,6 +163,10 @@ def apply_log(batch: Sequence[Positioned], known: Known, now_us: int) -> BatchOu
             continue
         outcome.next_offsets[item.partition] = item.offset + 1
         event = item.event
+        skew = judge.check_time(event, item.broker_time_us) if judge else None
+        if skew:
+            state.reject(item, skew, now_us)
+            continue
         if isinstance(event, (UserBanned, UserUnbanned)):
             state.set_banned(event, item, isinstance(event, UserBanned))
             continue
@@ -158,19 +174,28 @@ def apply_log(batch: Sequence[Positioned], known: Known, now_us: int) -> BatchOu
         if key in state.entries:
             outcome.duplicates.append(event)
             continue
-        if isinstance(event, ActionCompleted) and state.is_banned(event.user_id):
-            state.reject(item, "user banned", now_us)
-            continue
+        usage: dict[UsageKey, Usage] = {}
+        if isinstance(event, ActionCompleted):
+            if state.is_banned(event.user_id):
+                state.reject(item, "banned: the user is banned", now_us)
+                continue
+            if judge is not None:
+                verdict = judge.judge(event, state.usage_of)
+                if verdict.reason:
+                    state.reject(item, verdict.reason, now_us)
+                    continue
+                usage = verdict.usage
         points = event.points if isinstance(event, ActionCompleted) else event.delta
         boards = boards_for(event.occurred_at_us)  # GLOBAL first
         before = [state.standing(board, event.user_id) for board in boards]
         if isinstance(event, ScoreAdjusted) and points < 0 and before[0].score + points < 0:
-            state.reject(item, "adjustment would take the score below zero", now_us)
+            state.reject(item, "negative-score: the adjustment would take the score below zero", now_us)
             continue
         if any(abs(standing.score + points) > INT64_MAX for standing in before):
-            state.reject(item, "score out of the int64 range", now_us)
+            state.reject(item, "overflow: the score would leave the int64 range", now_us)
             continue
         state.add_points(event, item, points, boards, before)
+        state.use(usage)
     return outcome
 
 
@@ -180,6 +205,12 @@ class _State:
         self._outcome = outcome
         self.entries: dict[tuple[str, str], LedgerEntry] = dict(known.entries)
         self._standings: dict[BoardUser, Standing] = dict(known.standings)
+
+    def usage_of(self, key: UsageKey) -> Usage | None:
+        return self._outcome.usage.get(key) or self._known.usage.get(key)
+
+    def use(self, usage: Mapping[UsageKey, Usage]) -> None:
+        self._outcome.usage.update(usage)
 
     def next_offset(self, partition: int) -> int:
         return self._outcome.next_offsets.get(partition, self._known.next_offsets.get(partition, 0))
@@ -236,6 +267,11 @@ class _State:
         )
         self.entries[(event.user_id, nonce)] = entry
         self._outcome.accepted.append(entry)
+
+
+def usage_needed(batch: Sequence[Positioned], judge: Judge) -> set[UsageKey]:
+    """The usage counters judging the batch reads."""
+    return {key for item in batch for key in judge.usage_keys(item.event)}
 
 
 def keys_needed(batch: Sequence[Positioned]) -> tuple[set[BoardUser], set[str]]:

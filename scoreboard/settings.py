@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scoreboard.errors import ConfigurationError
+from scoreboard.signing import SigningKeyring
 from scoreboard.stack.envfile import read_env_file
 
 PREFIX = "SCOREBOARD_"
@@ -61,6 +62,11 @@ def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[
 @dataclass(frozen=True)
 class Settings:
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: str = field(default="", repr=False)
+    kafka_ca_file: str = ""
     database_url: str = ""
     redis_url: str = "redis://127.0.0.1:6379/0"
     jwt_algorithms: tuple[str, ...] = ("HS256",)
@@ -71,7 +77,13 @@ class Settings:
     jwt_audience: str = ""
     jwt_leeway_seconds: int = 30
     ticket_secret: str = field(default="", repr=False)
+    event_signing_secret: str = field(default="", repr=False)
+    event_signing_old_secrets: tuple[str, ...] = field(default=(), repr=False)
+    change_signing_secret: str = field(default="", repr=False)
+    change_signing_old_secrets: tuple[str, ...] = field(default=(), repr=False)
+    max_clock_skew_seconds: float = 300.0
     actions_file: str = ""
+    catalog_history_dir: str = ""
     allowed_origins: tuple[str, ...] = ()
     api_host: str = "127.0.0.1"
     api_port: int = 8000
@@ -95,11 +107,11 @@ class Settings:
     gateway_send_timeout_seconds: float = 30.0
     gateway_catch_up_wait_seconds: float = 10.0
     ticket_old_secrets: tuple[str, ...] = field(default=(), repr=False)
-    ticket_ttl_seconds: int = 3600
+    ticket_ttl_seconds: int = 900
     jwks_cache_seconds: float = 300.0
     jwks_min_refresh_seconds: float = 10.0
-    rate_user_per_second: float = 50.0
-    rate_user_burst: int = 500
+    rate_user_per_second: float = 1.0
+    rate_user_burst: int = 20
     rate_ip_per_second: float = 2000.0
     rate_ip_burst: int = 20000
     idempotency_wait_seconds: float = 5.0
@@ -114,6 +126,11 @@ class Settings:
 
         return cls(
             kafka_bootstrap=text("KAFKA_BOOTSTRAP", cls.kafka_bootstrap),
+            kafka_security_protocol=text("KAFKA_SECURITY_PROTOCOL", cls.kafka_security_protocol),
+            kafka_sasl_mechanism=text("KAFKA_SASL_MECHANISM", cls.kafka_sasl_mechanism),
+            kafka_username=text("KAFKA_USERNAME"),
+            kafka_password=text("KAFKA_PASSWORD"),
+            kafka_ca_file=text("KAFKA_CA_FILE"),
             database_url=text("DATABASE_URL"),
             redis_url=text("REDIS_URL", cls.redis_url),
             jwt_algorithms=_list(env, "JWT_ALGORITHMS", cls.jwt_algorithms),
@@ -124,7 +141,13 @@ class Settings:
             jwt_audience=text("JWT_AUDIENCE"),
             jwt_leeway_seconds=_int(env, "JWT_LEEWAY_SECONDS", cls.jwt_leeway_seconds),
             ticket_secret=text("TICKET_SECRET"),
+            event_signing_secret=text("EVENT_SIGNING_SECRET"),
+            event_signing_old_secrets=_list(env, "EVENT_SIGNING_OLD_SECRETS", ()),
+            change_signing_secret=text("CHANGE_SIGNING_SECRET"),
+            change_signing_old_secrets=_list(env, "CHANGE_SIGNING_OLD_SECRETS", ()),
+            max_clock_skew_seconds=_float(env, "MAX_CLOCK_SKEW_SECONDS", cls.max_clock_skew_seconds),
             actions_file=text("ACTIONS_FILE"),
+            catalog_history_dir=text("CATALOG_HISTORY_DIR"),
             allowed_origins=_list(env, "ALLOWED_ORIGINS", ()),
             api_host=text("API_HOST", cls.api_host),
             api_port=_int(env, "API_PORT", cls.api_port),
@@ -170,9 +193,26 @@ class Settings:
             )
         return self.database_url
 
+    def event_keyring(self) -> SigningKeyring:
+        """The key the api signs action records with and workers verify them with."""
+        return _keyring("event", "EVENT_SIGNING_SECRET", self.event_signing_secret, self.event_signing_old_secrets)
+
+    def change_keyring(self) -> SigningKeyring:
+        """The key workers sign change records with and gateways verify them with."""
+        return _keyring("change", "CHANGE_SIGNING_SECRET", self.change_signing_secret,
+                        self.change_signing_old_secrets)
+
     def require_jwt_key(self) -> None:
         if not (self.jwt_secret or self.jwt_public_key_file or self.jwks_url):
             raise ConfigurationError(
                 "no JWT key: set SCOREBOARD_JWT_SECRET, SCOREBOARD_JWT_PUBLIC_KEY_FILE or "
                 "SCOREBOARD_JWKS_URL (or run `scoreboard stack up`, which generates dev secrets)"
             )
+
+
+def _keyring(purpose: str, variable: str, secret: str, previous: tuple[str, ...]) -> SigningKeyring:
+    if not secret:
+        raise ConfigurationError(
+            f"no {PREFIX}{variable}: export one (>= 32 bytes, the same for every api, worker and gateway) "
+            "or run `scoreboard stack up`, which generates dev secrets")
+    return SigningKeyring(purpose, secret, previous)

@@ -17,8 +17,10 @@ from redis.asyncio import Redis
 from projections.ledger import Ledger
 from projections.ranking import Boards
 from scoreboard import logs
+from scoreboard.catalog import load_catalogs
 from scoreboard.clock import SystemClock
 from scoreboard.gctuning import collect_less_often
+from scoreboard.policy import Judge
 from scoreboard.publishing import Publisher
 from scoreboard.settings import Settings
 from scoreboard.topics import ACTIONS
@@ -28,6 +30,12 @@ from stream_app.observability import WorkerMetrics, attach_endpoints
 from stream_app.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
+
+
+def judge_of(settings: Settings) -> Judge:
+    """The catalog policy the worker (and a rebuild) judges every event by."""
+    catalogs = load_catalogs(settings.actions_file or None, settings.catalog_history_dir or None)
+    return Judge(catalogs, int(settings.max_clock_skew_seconds * 1_000_000))
 
 
 def create_worker_app(settings: Settings) -> faust.App:
@@ -60,7 +68,8 @@ def create_worker_app(settings: Settings) -> faust.App:
     publisher = Publisher(settings.kafka_bootstrap, delivery_timeout_s=settings.produce_timeout_seconds,
                           linger_ms=settings.produce_linger_ms,
                           client_id=f"{settings.worker_id}-out")
-    pipeline = Pipeline(Ledger(pool), Boards(redis, settings.top_n), publisher, SystemClock(),
+    pipeline = Pipeline(Ledger(pool, judge_of(settings)), Boards(redis, settings.top_n), publisher, SystemClock(),
+                        settings.event_keyring(), settings.change_keyring(),
                         source=f"/scoreboard/worker/{settings.worker_id}", crash_plan=CrashPlan.from_env())
 
     async def open_pool() -> None:

@@ -1,7 +1,9 @@
 """Worker health, readiness and Prometheus metrics, served by Faust's own web server.
 
 ``GET /healthz`` answers while the process runs; ``GET /readyz`` only while Postgres, Redis and Kafka
-answer; ``GET /metrics``: events by outcome, batch size and latency, consumer lag per partition.
+answer and the batch in hand is not being retried after a transient failure (e.g. a Redis replica
+answering ``READONLY``, or ``OOM``); ``GET /metrics``: events by outcome, batch size and latency,
+consumer lag per partition, records set aside as poison.
 """
 
 from __future__ import annotations
@@ -9,15 +11,40 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 from stream_app.pipeline import BatchReport
 
 log = logging.getLogger(__name__)
 Check = Callable[[], Awaitable[bool]]
+
+
+@dataclass
+class BatchHealth:
+    """Whether the last attempt at the batch in hand failed transiently (set and cleared by the retry
+    loop of ``stream_app.agent``); while it did, the worker is not ready."""
+
+    retrying: bool = False
+    last_error: str = ""
+
+    def failed(self, error: BaseException) -> None:
+        self.retrying = True
+        self.last_error = f"{type(error).__name__}: {error}"[:300]
+
+    def succeeded(self) -> None:
+        self.retrying = False
+        self.last_error = ""
 
 
 class WorkerMetrics:
@@ -33,6 +60,9 @@ class WorkerMetrics:
                                 registry=self.registry)
         self.lag = Gauge("worker_consumer_lag", "records behind the end of the partition", ["partition"],
                          registry=self.registry)
+        self.poison = Counter("scoreboard_worker_poison_records", "records that failed on their own and were "
+                              "set aside to scoreboard.rejected.v1 (reason poison)", registry=self.registry)
+        self.health = BatchHealth()
 
     def observe(self, report: BatchReport, size: int, seconds: float) -> None:
         self.batch_size.observe(size)
@@ -55,12 +85,13 @@ def attach_endpoints(app: faust.App, metrics: WorkerMetrics, checks: dict[str, C
         async def run(check: Check) -> bool:
             try:
                 return await asyncio.wait_for(check(), 2.0)
-            except Exception:
+            except Exception:  # noqa: BLE001 - any failure of a check means "not ready"
                 return False
 
         results = await asyncio.gather(*(run(check) for check in checks.values()))
         report = {name: "ok" if ok else "unavailable" for name, ok in zip(checks, results, strict=True)}
-        ready = all(results)
+        report["batches"] = "retrying" if metrics.health.retrying else "ok"
+        ready = all(results) and not metrics.health.retrying
         return web.json({"status": "ready" if ready else "unavailable", "checks": report},
                         status=200 if ready else 503)
 

@@ -1,5 +1,9 @@
 """One batch of raw action records -> ledger, boards, and the change events; retried until durable.
 
+Before anything else each record's signature is verified (only the api holds the event signing key)
+and its key must name the event's user; what fails is rejected (``signature``, ``key-mismatch``,
+``undecodable``) and never reaches the ledger. The ledger then judges the catalog's policy.
+
 The order is the safety argument: (1) one Postgres transaction decides what counts, (2) Redis gets
 absolute, sequence-checked standings, (3) ScoreChanged and LeaderboardChanged are acknowledged by
 Kafka, and only then (4) the caller lets the offsets be committed. A crash anywhere before (4)
@@ -32,7 +36,8 @@ from scoreboard.events import (
 )
 from scoreboard.publishing import Publisher
 from scoreboard.scoring import BatchOutcome, BoardUser, Positioned, Rejection, Standing
-from scoreboard.topics import LEADERBOARD_CHANGES, REJECTED, SCORE_CHANGES
+from scoreboard.signing import ANY_PARTITION, SignatureInvalid, SigningKeyring
+from scoreboard.topics import ACTIONS, LEADERBOARD_CHANGES, REJECTED, SCORE_CHANGES
 
 log = logging.getLogger(__name__)
 LOG_EVENTS = (ActionCompleted, ScoreAdjusted, UserBanned, UserUnbanned)
@@ -44,6 +49,27 @@ class RawRecord:
     value: bytes | None
     partition: int
     offset: int
+    headers: Sequence[tuple[str, bytes]] = ()
+    timestamp_us: int = 0
+    """The broker's record timestamp (0: unknown)."""
+
+
+def header_pairs(headers: object) -> list[tuple[str, bytes]]:
+    """Kafka headers as (name, bytes) pairs, from any client's shape (list of pairs, or a dict)."""
+    if not headers:
+        return []
+    items = headers.items() if isinstance(headers, dict) else headers
+    pairs: list[tuple[str, bytes]] = []
+    for name, value in items:  # type: ignore[attr-defined]
+        raw = value.encode() if isinstance(value, str) else bytes(value or b"")
+        pairs.append((str(name), raw))
+    return pairs
+
+
+def printable(raw: bytes | None, limit: int = 128) -> str:
+    """A record key fit for logs, reasons and Postgres text (no NUL or control characters)."""
+    text = (raw or b"").decode(errors="replace")
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)[:limit]
 
 
 @dataclass(frozen=True)
@@ -60,7 +86,11 @@ class BatchReport:
 
 class Pipeline:
     def __init__(self, ledger: Ledger, boards: Boards, publisher: Publisher, clock: Clock,
+                 events: SigningKeyring, changes: SigningKeyring,
                  source: str = "/scoreboard/worker", crash_plan: CrashPlan | None = None) -> None:
+        """``events`` verifies the action records; ``changes`` signs what the worker writes."""
+        self._events = events
+        self._changes = changes
         self._source = source
         self._crash = crash_plan or CrashPlan()
         self._ledger = ledger
@@ -98,17 +128,26 @@ class Pipeline:
         rejected: list[Rejection] = []
         for record in records:
             try:
+                self._events.verify(ACTIONS, record.partition, record.key or b"", record.value or b"",
+                                    record.headers)
                 event = codec.decode(record.value or b"")
                 if not isinstance(event, LOG_EVENTS):
                     raise DecodeError(f"{type(event).__name__} does not belong on the actions topic")
-            except DecodeError as exc:
-                user = (record.key or b"").decode(errors="replace")
-                log.warning("rejecting record p%d@%d: %s", record.partition, record.offset, exc)
-                rejected.append(Rejection("", user, f"undecodable: {exc}", record.partition, record.offset,
+                if (record.key or b"") != event.user_id.encode():
+                    raise DecodeError(f"key-mismatch: the record key is not the event's user {event.user_id!r}")
+            except (SignatureInvalid, DecodeError) as exc:
+                code = "signature" if isinstance(exc, SignatureInvalid) else "undecodable"
+                reason = str(exc) if str(exc).startswith("key-mismatch") else f"{code}: {exc}"
+                log.warning("rejecting record p%d@%d: %s", record.partition, record.offset, reason)
+                rejected.append(Rejection("", printable(record.key), reason, record.partition, record.offset,
                                           self._clock.now_us()))
                 continue
-            events.append(Positioned(event, record.partition, record.offset))
+            events.append(Positioned(event, record.partition, record.offset, record.timestamp_us))
         return events, rejected
+
+    def _signed(self, topic: str, key: str, value: bytes,
+                headers: list[tuple[str, bytes]]) -> tuple[str, str, bytes, Sequence[tuple[str, bytes]]]:
+        return topic, key, value, self._changes.sign(topic, ANY_PARTITION, key.encode(), value, headers)
 
     async def _write_boards(self, standings: dict[BoardUser, Standing], now: int) -> list[BoardUpdate]:
         per_board: dict[str, list[tuple[str, Standing]]] = defaultdict(list)
@@ -120,18 +159,18 @@ class Pipeline:
                        rejected: Sequence[Rejection], now: int) -> None:
         records: list[tuple[str, str, bytes, Sequence[tuple[str, bytes]]]] = []
         for change in changes:
-            records.append((SCORE_CHANGES, change.user_id, codec.encode(change),
-                            cloud_event_headers(change.event_id, "ScoreChanged", self._source, now)))
+            records.append(self._signed(SCORE_CHANGES, change.user_id, codec.encode(change),
+                                        cloud_event_headers(change.event_id, "ScoreChanged", self._source, now)))
         for update in updates:
             event = LeaderboardChanged(update.board, update.version, update.entries, now)
-            records.append((LEADERBOARD_CHANGES, update.board, codec.encode(event),
-                            cloud_event_headers(f"{update.board}@{update.version}", "LeaderboardChanged",
-                                                self._source, now)))
+            records.append(self._signed(LEADERBOARD_CHANGES, update.board, codec.encode(event),
+                                        cloud_event_headers(f"{update.board}@{update.version}",
+                                                            "LeaderboardChanged", self._source, now)))
         for r in rejected:
             reject = RejectedAction(r.event_id, r.user_id, r.reason, r.partition, r.offset, r.rejected_at_us)
-            records.append((REJECTED, r.user_id, codec.encode(reject),
-                            cloud_event_headers(r.event_id or f"{r.partition}@{r.offset}", "RejectedAction",
-                                                self._source, now)))
+            records.append(self._signed(REJECTED, r.user_id, codec.encode(reject),
+                                        cloud_event_headers(r.event_id or f"{r.partition}@{r.offset}",
+                                                            "RejectedAction", self._source, now)))
         if records:
             await self._publisher.publish_many(records)
 
@@ -142,9 +181,9 @@ class Pipeline:
         for board in boards:
             version, entries = await self._boards.top(board, self._boards.top_n)
             event = LeaderboardChanged(board, max(version, now), tuple(entries), now)
-            records.append((LEADERBOARD_CHANGES, board, codec.encode(event),
-                            cloud_event_headers(f"{board}@{event.board_version}", "LeaderboardChanged",
-                                                self._source, now)))
+            records.append(self._signed(LEADERBOARD_CHANGES, board, codec.encode(event),
+                                        cloud_event_headers(f"{board}@{event.board_version}", "LeaderboardChanged",
+                                                            self._source, now)))
         if records:
             await self._publisher.publish_many(records)
 
@@ -155,7 +194,35 @@ class Pipeline:
             if version > update.version:
                 now = self._clock.now_us()
                 event = LeaderboardChanged(update.board, version, tuple(entries), now)
-                await self._publisher.publish(
+                await self._publisher.publish(*self._signed(
                     LEADERBOARD_CHANGES, update.board, codec.encode(event),
-                    cloud_event_headers(f"{update.board}@{version}", "LeaderboardChanged", self._source, now))
+                    cloud_event_headers(f"{update.board}@{version}", "LeaderboardChanged", self._source, now)))
 
+    async def set_aside(self, record: RawRecord, error: BaseException, *, announce: bool = True) -> None:
+        """Set aside a record that fails on its own (``stream_app.agent.process_isolating_poison``): it
+        is rejected with reason ``poison: <error class>: <message>``, kept in the ``rejections`` table
+        (best effort) and, with ``announce``, published to ``scoreboard.rejected.v1`` (raises if Kafka
+        does not acknowledge it: the caller retries). The record stays in the log: a rebuild judges it
+        again."""
+        now = self._clock.now_us()
+        detail = " ".join(str(error).split())
+        reason = printable(f"poison: {type(error).__name__}: {detail}".encode(), 1000)
+        event_id = ""
+        try:
+            event = codec.decode(record.value or b"")
+            event_id = printable(str(getattr(event, "event_id", "")).encode())
+        except Exception:  # noqa: BLE001 - undecodable poison is still set aside, without an event id
+            pass
+        rejection = Rejection(event_id, printable(record.key), reason, record.partition, record.offset, now)
+        try:
+            await self._ledger.record_poison(rejection)
+        except Exception:  # noqa: BLE001 - best effort: the rejected topic is the record of it
+            log.exception("could not keep poison record p%d@%d in the rejections table",
+                          record.partition, record.offset)
+        if announce:
+            reject = RejectedAction(rejection.event_id, rejection.user_id, reason, record.partition, record.offset,
+                                    now)
+            await self._publisher.publish(*self._signed(
+                REJECTED, rejection.user_id, codec.encode(reject),
+                cloud_event_headers(event_id or f"{record.partition}@{record.offset}", "RejectedAction",
+                                    self._source, now)))

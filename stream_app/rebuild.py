@@ -15,9 +15,11 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import psycopg
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -25,17 +27,21 @@ from redis.asyncio import Redis
 from tqdm import tqdm
 
 from projections.ledger import Ledger
-from projections.ranking import Boards
+from projections.ranking import Boards, board_of_key
 from scoreboard.clock import SystemClock
 from scoreboard.errors import ScoreboardError
 from scoreboard.gctuning import fewer_collections
+from scoreboard.kafka_retry import end_offsets, group_not_found, retry_kafka
 from scoreboard.publishing import Publisher
 from scoreboard.settings import Settings
 from scoreboard.topics import ACTIONS
-from stream_app.pipeline import Pipeline, RawRecord
+from stream_app.agent import process_isolating_poison
+from stream_app.bootstrap import judge_of
+from stream_app.pipeline import Pipeline, RawRecord, header_pairs
 
 log = logging.getLogger(__name__)
-PROJECTION_TABLES = ("ledger", "board_scores", "user_status", "ban_history", "rejections", "log_positions")
+PROJECTION_TABLES = ("ledger", "board_scores", "user_status", "ban_history", "rejections", "log_positions",
+                     "usage_counters")
 
 
 class WorkersStillRunning(ScoreboardError):
@@ -55,11 +61,17 @@ class RebuildReport:
 
 def ensure_workers_stopped(settings: Settings) -> None:
     admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    futures = admin.describe_consumer_groups([settings.worker_id], request_timeout=10)
+
+    def describe() -> Any:
+        futures = admin.describe_consumer_groups([settings.worker_id], request_timeout=10)
+        return futures[settings.worker_id].result()
+
     try:
-        description = futures[settings.worker_id].result()
-    except KafkaException:
-        return  # the group does not exist: nothing runs
+        description = retry_kafka(describe, what=f"describe consumer group {settings.worker_id}")
+    except KafkaException as exc:
+        if group_not_found(exc):
+            return  # the group does not exist: nothing runs
+        raise  # a coordinator that stays away is no proof that the workers are stopped
     if description.members:
         raise WorkersStillRunning(
             f"consumer group {settings.worker_id!r} has {len(description.members)} live member(s): "
@@ -72,17 +84,29 @@ def drop_projections(settings: Settings) -> None:
 
 
 async def _drop_redis_boards(redis: Redis) -> int:
-    dropped = 0
-    async for key in redis.scan_iter(match="sb:{*}:*", count=1000):
-        await redis.unlink(key)
-        dropped += 1
-    return dropped
+    """Delete the boards' keys (``projections.ranking.BOARD_KEY_SUFFIXES``) and nothing else: the api's
+    per-user keys in the same ``sb:{...}`` form (limits, cooldowns, caps, tickets, idempotency keys) and
+    the rate limits ``sb:rl:...`` are not projections of the log and must survive a rebuild."""
+    doomed = [key async for key in redis.scan_iter(match="sb:{*}:*", count=1000) if board_of_key(key)]
+    for start in range(0, len(doomed), 500):
+        await redis.unlink(*doomed[start:start + 500])
+    return len(doomed)
+
+
+async def _boards_in_redis(redis: Redis) -> set[str]:
+    """The boards that have a version key (whatever else shares the ``sb:{*}:v`` pattern is skipped)."""
+    return {board async for key in redis.scan_iter(match="sb:{*}:v", count=1000)
+            if (board := board_of_key(key)) is not None}
+
+
+def broker_time_us(message: Message) -> int:
+    """The record's Kafka timestamp in microseconds (0 when it has none)."""
+    kind, millis = message.timestamp()
+    return millis * 1000 if kind != TIMESTAMP_NOT_AVAILABLE and millis > 0 else 0
 
 
 def _end_offsets(consumer: Consumer) -> dict[int, int]:
-    metadata = consumer.list_topics(ACTIONS, timeout=10)
-    return {p: consumer.get_watermark_offsets(TopicPartition(ACTIONS, p), timeout=10)[1]
-            for p in metadata.topics[ACTIONS].partitions}
+    return end_offsets(consumer, ACTIONS)
 
 
 async def rebuild(settings: Settings, *, start_offsets: Mapping[int, int] | None = None,
@@ -110,7 +134,8 @@ async def _rebuild(settings: Settings, start_offsets: Mapping[int, int] | None, 
         await _drop_redis_boards(redis)
         await pool.open(wait=True)
         boards = Boards(redis, settings.top_n)
-        pipeline = Pipeline(Ledger(pool), boards, publisher, SystemClock(), source="/scoreboard/rebuild")
+        pipeline = Pipeline(Ledger(pool, judge_of(settings)), boards, publisher, SystemClock(),
+                            settings.event_keyring(), settings.change_keyring(), source="/scoreboard/rebuild")
         ends = _end_offsets(consumer)
         starts = {p: (start_offsets or {}).get(p, 0) for p in ends}
         total = sum(max(0, ends[p] - starts[p]) for p in ends)
@@ -136,19 +161,21 @@ async def _rebuild(settings: Settings, start_offsets: Mapping[int, int] | None, 
                     continue
                 if offset >= ends[partition]:
                     continue
-                records.append(RawRecord(message.key(), message.value(), partition, offset))
+                records.append(RawRecord(message.key(), message.value(), partition, offset,
+                                         header_pairs(message.headers()), broker_time_us(message)))
                 if offset >= ends[partition] - 1:
                     remaining.discard(partition)
             # the next batch is fetched (in C, off the event loop) while this one is applied
             fetching = fetch() if remaining else None
             if records:
-                await pipeline.process(records, announce=False)
+                await process_isolating_poison(partial(pipeline.process, announce=False),
+                                               partial(pipeline.set_aside, announce=False), records)
                 done += len(records)
                 bar.update(len(records))
         if fetching is not None:
             await fetching
         bar.close()
-        touched = {key.decode().split("}")[0][4:] async for key in redis.scan_iter(match="sb:{*}:v")}
+        touched = await _boards_in_redis(redis)
         await pipeline.announce_boards(sorted(touched))
         return RebuildReport(done, time.perf_counter() - started, len(touched))
     finally:

@@ -23,7 +23,13 @@ from scoreboard.stack.paths import StackPaths, resolve_paths
 from scoreboard.stack.postgres import DATABASE_URL_VARIABLE, ensure_postgres, postgres_status, stop_postgres
 from scoreboard.stack.progress import announce
 from scoreboard.stack.redis import REDIS_URL_VARIABLE, ensure_redis, redis_status, stop_redis
-from scoreboard.stack.secrets import JWT_SECRET, TICKET_SECRET, load_or_create_secrets
+from scoreboard.stack.secrets import (
+    CHANGE_SIGNING_SECRET,
+    EVENT_SIGNING_SECRET,
+    JWT_SECRET,
+    TICKET_SECRET,
+    load_or_create_secrets,
+)
 from scoreboard.stack.service import ServiceReport
 from scoreboard.stack.state import StackState
 
@@ -79,6 +85,8 @@ def up(state_dir: Path | None = None) -> StackInfo:
             REDIS_URL_VARIABLE: reports["redis"].url,
             JWT_SECRET: secrets.jwt_secret,
             TICKET_SECRET: secrets.ticket_secret,
+            EVENT_SIGNING_SECRET: secrets.event_signing_secret,
+            CHANGE_SIGNING_SECRET: secrets.change_signing_secret,
         }
         write_env_file(
             paths.stack_env_file, env, header="Written by `scoreboard stack up`. Local development only."

@@ -11,7 +11,9 @@ from scoreboard.stack.envfile import read_env_file, write_env_file
 JWT_SECRET = "SCOREBOARD_JWT_SECRET"
 TICKET_SECRET = "SCOREBOARD_TICKET_SECRET"
 POSTGRES_PASSWORD = "SCOREBOARD_POSTGRES_PASSWORD"
-_GENERATED = (JWT_SECRET, TICKET_SECRET, POSTGRES_PASSWORD)
+EVENT_SIGNING_SECRET = "SCOREBOARD_EVENT_SIGNING_SECRET"
+CHANGE_SIGNING_SECRET = "SCOREBOARD_CHANGE_SIGNING_SECRET"
+_GENERATED = (JWT_SECRET, TICKET_SECRET, POSTGRES_PASSWORD, EVENT_SIGNING_SECRET, CHANGE_SIGNING_SECRET)
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,8 @@ class DevSecrets:
     jwt_secret: str
     ticket_secret: str
     postgres_password: str
+    event_signing_secret: str
+    change_signing_secret: str
 
 
 def load_or_create_secrets(path: Path) -> DevSecrets:
@@ -35,4 +39,6 @@ def load_or_create_secrets(path: Path) -> DevSecrets:
         jwt_secret=stored[JWT_SECRET],
         ticket_secret=stored[TICKET_SECRET],
         postgres_password=stored[POSTGRES_PASSWORD],
+        event_signing_secret=stored[EVENT_SIGNING_SECRET],
+        change_signing_secret=stored[CHANGE_SIGNING_SECRET],
     )

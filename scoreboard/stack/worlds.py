@@ -20,6 +20,7 @@ import redis
 from confluent_kafka import Consumer, TopicPartition
 
 from projections.migrations import apply_migrations
+from scoreboard.kafka_retry import commit_offsets, end_offsets
 from scoreboard.provision import ensure_topics
 from scoreboard.settings import Settings, merged_environment
 from scoreboard.topics import ACTIONS
@@ -59,9 +60,7 @@ def topic_ends(bootstrap: str, topic: str = ACTIONS) -> dict[int, int]:
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"ends-{uuid.uuid4().hex}",
                          "enable.auto.commit": False})
     try:
-        metadata = consumer.list_topics(topic, timeout=10)
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in metadata.topics[topic].partitions}
+        return end_offsets(consumer, topic)
     finally:
         consumer.close()
 
@@ -71,7 +70,7 @@ def start_group_at_end(bootstrap: str, group_id: str) -> dict[int, int]:
     ends = topic_ends(bootstrap)
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id, "enable.auto.commit": False})
     try:
-        consumer.commit(offsets=[TopicPartition(ACTIONS, p, o) for p, o in ends.items()], asynchronous=False)
+        commit_offsets(consumer, [TopicPartition(ACTIONS, p, o) for p, o in ends.items()])
     finally:
         consumer.close()
     return ends

@@ -15,15 +15,12 @@ import pytest
 import redis
 
 from producer_api.idempotency import event_id_for
-from producer_api.ingest import API_SOURCE
-from scoreboard import codec
-from scoreboard.cloudevents import cloud_event_headers
+from scoreboard.clock import SystemClock
 from scoreboard.events import ActionCompleted
-from scoreboard.publishing import Publisher
-from scoreboard.topics import ACTIONS
 from tests.support.attacker import Caller, assert_problem
 from tests.support.polling import wait_until
 from tests.support.processes import System, running_system, wait_ready
+from tests.support.workload import CATALOG, produce
 
 pytestmark = pytest.mark.e2e
 
@@ -50,18 +47,8 @@ def leave_pending(system: System, user: str, key: str, lease_ms: int) -> None:
 
 def produce_as_the_dead_api_did(system: System, user: str, key: str) -> None:
     event = ActionCompleted(event_id=event_id_for(user, key), user_id=user, action_id="win-match", nonce=key,
-                            points=100, catalog_version="crashed", occurred_at_us=1_800_000_000_000_000)
-
-    async def send() -> None:
-        publisher = Publisher(system.world.kafka_bootstrap)
-        try:
-            await publisher.publish(ACTIONS, user, codec.encode(event),
-                                    cloud_event_headers(event.event_id, "ActionCompleted", API_SOURCE,
-                                                        event.occurred_at_us))
-        finally:
-            publisher.close()
-
-    asyncio.run(send())
+                            points=100, catalog_version=CATALOG.version, occurred_at_us=SystemClock().now_us())
+    asyncio.run(produce(system.world.kafka_bootstrap, [event]))
 
 
 @pytest.mark.parametrize("produced_before_dying", [True, False])

@@ -24,7 +24,7 @@ from tests.support.inspect import (
     redis_order,
 )
 from tests.support.polling import wait_until
-from tests.support.processes import Process, System, free_port
+from tests.support.processes import LOAD_ENV, Process, System, free_port
 from tests.support.reference import Reference
 from tests.support.workload import actions_with_duplicates, produce
 from scoreboard.stack.worlds import World, isolated_world, topic_ends
@@ -42,7 +42,7 @@ def world() -> Iterator[World]:
 
 
 def workers_system(world: World) -> System:
-    env = world.env | {"SCOREBOARD_BATCH_WAIT_SECONDS": "0.05", "SCOREBOARD_BATCH_SIZE": "200",
+    env = world.env | LOAD_ENV | {"SCOREBOARD_BATCH_WAIT_SECONDS": "0.05", "SCOREBOARD_BATCH_SIZE": "200",
                        "SCOREBOARD_WORKER_SESSION_TIMEOUT_SECONDS": "6"}
     return System(world, "", "", env)
 

@@ -7,7 +7,6 @@ import asyncio
 import random
 import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -18,12 +17,12 @@ import redis
 
 from scoreboard.boards import daily_id, weekly_id
 from scoreboard.clock import to_micros
-from scoreboard.events import ActionCompleted, LogEvent, UserBanned
+from scoreboard.events import LogEvent, UserBanned
 from tests.support.client import ApiClient
 from tests.support.inspect import redis_order
 from tests.support.polling import wait_until
 from tests.support.processes import System
-from tests.support.workload import produce
+from tests.support.workload import action, produce
 from scoreboard.stack.worlds import World
 
 pytestmark = pytest.mark.e2e
@@ -34,8 +33,6 @@ def rfc3339(micros: int) -> str:
     return datetime.fromtimestamp(micros / SECOND, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
-def action(user: str, points: int, at_us: int) -> ActionCompleted:
-    return ActionCompleted(str(uuid.uuid4()), user, "win-match", f"n-{uuid.uuid4().hex}", points, "test", at_us)
 
 
 def flush_world_redis(world: World) -> None:

@@ -17,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from projections.standings import Standings
 from scoreboard.scoring import Standing, rank_order
 from tests.support.polling import wait_until
-from tests.support.processes import System, wait_ready
+from tests.support.processes import LOAD_ENV, System, wait_ready
 from tests.support.processes import free_port
 from scoreboard.stack.worlds import isolated_world
 
@@ -31,7 +31,7 @@ def api_only() -> Iterator[System]:
     """Only the api: the standings are written to Postgres directly, no worker needed."""
     with isolated_world() as world:
         port = free_port()
-        system = System(world, f"http://127.0.0.1:{port}", "", world.env | {"SCOREBOARD_API_PORT": str(port)})
+        system = System(world, f"http://127.0.0.1:{port}", "", world.env | LOAD_ENV | {"SCOREBOARD_API_PORT": str(port)})
         try:
             wait_ready(system.api_url, system.start("api"))
             yield system

@@ -14,7 +14,7 @@ from scoreboard.settings import Settings
 from stream_app.rebuild import rebuild
 from tests.support.inspect import ledger_count, redis_order
 from tests.support.polling import wait_until
-from tests.support.processes import System
+from tests.support.processes import LOAD_ENV, System
 from tests.support.reference import Reference
 from tests.support.workload import mixed_log, produce
 from scoreboard.stack.worlds import isolated_world
@@ -46,7 +46,7 @@ def test_a_rebuild_from_the_log_equals_the_live_projections() -> None:
     events = mixed_log(3000, 150, start_us=START, seed=5)
     reference = Reference().apply(events)
     with isolated_world() as world:
-        system = System(world, "", "", world.env)
+        system = System(world, "", "", world.env | LOAD_ENV)
         system.start("worker")
         try:
             asyncio.run(produce(world.kafka_bootstrap, events, chunk=500))
@@ -57,7 +57,7 @@ def test_a_rebuild_from_the_log_equals_the_live_projections() -> None:
             system.stop_all()
         assert live["redis"]["global"] == reference.top("global")  # type: ignore[index]
         started = time.perf_counter()
-        report = asyncio.run(rebuild(Settings.from_env(world.env), start_offsets=world.start_offsets,
+        report = asyncio.run(rebuild(Settings.from_env(world.env | LOAD_ENV), start_offsets=world.start_offsets,
                                      progress=False))
         assert report.events >= len(events)
         rebuilt = snapshot(world.database_url, world.redis_url, reference.users)

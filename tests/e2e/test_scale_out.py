@@ -17,7 +17,7 @@ from scoreboard.stack.worlds import isolated_world
 from tests.support.client import ApiClient
 from tests.support.inspect import ledger_count, postgres_scores, redis_order
 from tests.support.polling import wait_until
-from tests.support.processes import System, free_port, wait_ready
+from tests.support.processes import LOAD_ENV, System, free_port, wait_ready
 
 pytestmark = pytest.mark.e2e
 ACTIONS = ("win-match", "complete-level", "daily-login")
@@ -26,7 +26,7 @@ ACTIONS = ("win-match", "complete-level", "daily-login")
 @pytest.fixture()
 def twins() -> Iterator[System]:
     with isolated_world() as world:
-        system = System(world, "", "", world.env | {"SCOREBOARD_BATCH_WAIT_SECONDS": "0.02"})
+        system = System(world, "", "", world.env | LOAD_ENV | {"SCOREBOARD_BATCH_WAIT_SECONDS": "0.02"})
         try:
             apis = [system.start("api", SCOREBOARD_API_PORT=str(free_port())) for _ in range(2)]
             workers = [system.start("worker", SCOREBOARD_WORKER_INSTANCE_ID=f"w{i}",

@@ -11,10 +11,9 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from scoreboard.catalog import DEFAULT_CATALOG
 from tests.support.client import ApiClient
 from tests.support.polling import wait_until
-from tests.support.processes import System, running_system
+from tests.support.processes import TEST_CATALOG, System, running_system
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +25,7 @@ GRAND = 10**12  # far above anything other tests sharing the actions topic at th
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     """Real processes; the catalog adds a huge-points action so our three users are the top 3."""
     catalog = tmp_path_factory.mktemp("catalog") / "actions.toml"
-    catalog.write_text(DEFAULT_CATALOG.read_text() + f'\n[actions.grand-prize]\npoints = {GRAND}\n')
+    catalog.write_text(TEST_CATALOG.read_text() + f'\n[actions.grand-prize]\npoints = {GRAND}\ndaily_cap = 1000\n')
     with running_system({"SCOREBOARD_ACTIONS_FILE": str(catalog)}) as running:
         yield running
 

@@ -14,8 +14,11 @@ from gateway.bootstrap import GatewayServices
 from gateway.feed import ChangeConsumer, Feed
 from gateway.hub import Hub
 from scoreboard.settings import Settings
+from scoreboard.signing import ANY_PARTITION, SigningKeyring
 
 PARTITION = TopicPartition("scoreboard.leaderboard-changes.v1", 0)
+CHANGE_KEYRING = SigningKeyring("change", "unit-test change signing secret, 32+ bytes long")
+"""The keyring the fake feed's records are signed with (as a worker would)."""
 
 
 @dataclass
@@ -29,13 +32,21 @@ class FakeClock:
 @dataclass
 class Record:
     value: bytes | None
+    key: bytes = b"global"
+    headers: list[tuple[str, bytes]] = field(default_factory=list)
+
+
+def signed(value: bytes, key: bytes = b"global") -> Record:
+    """A change record as a worker writes it."""
+    return Record(value, key, CHANGE_KEYRING.sign(PARTITION.topic, ANY_PARTITION, key, value, []))
 
 
 @dataclass
 class ScriptedConsumer:
     """Serves ``records`` once, then idles; ``fail_start``/``fail_after`` simulate a lost broker."""
 
-    records: list[bytes] = field(default_factory=list)
+    records: list[bytes | Record] = field(default_factory=list)
+    """Values (served signed, as a worker writes them) or ready-made records (e.g. forgeries)."""
     fail_start: bool = False
     fail_after_records: bool = False
     started: bool = False
@@ -53,7 +64,7 @@ class ScriptedConsumer:
     async def getmany(self, *partitions: TopicPartition, timeout_ms: int = 0,
                       max_records: int | None = None) -> Mapping[TopicPartition, Sequence[Any]]:
         if self._served < len(self.records):
-            batch = [Record(value) for value in self.records[self._served:]]
+            batch = [r if isinstance(r, Record) else signed(r) for r in self.records[self._served:]]
             self._served = len(self.records)
             return {PARTITION: batch}
         if self.fail_after_records:
@@ -85,5 +96,5 @@ def consumers_from(script: list[ScriptedConsumer]) -> Callable[[], ChangeConsume
 def gateway_services(settings: Settings, clock: FakeClock | None = None,
                      script: list[ScriptedConsumer] | None = None) -> GatewayServices:
     hub = Hub()
-    feed = Feed(consumers_from(script or [ScriptedConsumer()]), hub)
+    feed = Feed(consumers_from(script or [ScriptedConsumer()]), hub, CHANGE_KEYRING)
     return GatewayServices(settings, hub, feed, clock or FakeClock(1_795_000_000_000_000))

@@ -93,10 +93,21 @@ def wait_ready(url: str, process: Process, timeout_s: float = 60) -> None:
     raise AssertionError(f"{process.role} not ready at {url}: {last}\n{process.log_tail()}")
 
 
+TEST_CATALOG = Path(__file__).resolve().parent / "catalog.toml"
+LOAD_ENV = {
+    "SCOREBOARD_ACTIONS_FILE": str(TEST_CATALOG),
+    "SCOREBOARD_RATE_USER_PER_SECOND": "10000",
+    "SCOREBOARD_RATE_USER_BURST": "100000",
+}
+"""What the end-to-end tests run with unless they say otherwise: the tests' catalog (bounded far above a
+human's pace) and per-user rate limits to match, so the tests of crashes, pushes and queries can drive
+many actions per user. Tests of the abuse defences pass the shipped catalog and limits explicitly."""
+
+
 def start_system(world: World, workers: int = 1, extra_env: dict[str, str] | None = None) -> System:
     """``extra_env`` is added to every process's environment (e.g. lower rate limits for a test)."""
     api_port, gateway_port = free_port(), free_port()
-    env = world.env | {
+    env = world.env | LOAD_ENV | {
         "SCOREBOARD_API_PORT": str(api_port),
         "SCOREBOARD_GATEWAY_PORT": str(gateway_port),
         "SCOREBOARD_BATCH_WAIT_SECONDS": "0.02",

@@ -1,16 +1,31 @@
-"""Generate action streams with duplicate nonces, and produce them to the log as the api would."""
+"""Generate action streams with duplicate nonces, and produce them to the log as the api would:
+priced by the tests' catalog (``tests/support/catalog.toml``), on the user's partition, signed with
+the stack's event signing key, with the record timestamp at the event's recorded time."""
 
 from __future__ import annotations
 
 import asyncio
 import random
 import uuid
+from pathlib import Path
 
-from scoreboard import codec
-from scoreboard.cloudevents import cloud_event_headers
+from producer_api.appender import ActionLog
+from scoreboard.catalog import load_catalog
 from scoreboard.events import ActionCompleted, LogEvent, ScoreAdjusted, UserBanned, UserUnbanned
 from scoreboard.publishing import Publisher
-from scoreboard.topics import ACTIONS
+from scoreboard.settings import Settings
+from scoreboard.signing import SigningKeyring
+
+TEST_CATALOG = Path(__file__).resolve().parent / "catalog.toml"
+CATALOG = load_catalog(TEST_CATALOG)
+PLAIN_ACTIONS = ("daily-login", "complete-level", "win-match")
+
+
+def action(user: str, points: int, at_us: int, nonce: str = "", event_id: str = "") -> ActionCompleted:
+    """A completion worth ``points`` (one of the ``test-N`` actions of the tests' catalog)."""
+    chosen = CATALOG.actions[f"test-{points}"]
+    return ActionCompleted(event_id or str(uuid.uuid4()), user, chosen.action_id, nonce or f"n-{uuid.uuid4().hex}",
+                           chosen.points, CATALOG.version, at_us)
 
 
 def actions_with_duplicates(count: int, users: int, *, start_us: int, step_us: int = 1000,
@@ -30,10 +45,11 @@ def actions_with_duplicates(count: int, users: int, *, start_us: int, step_us: i
             original = rng.choice(earlier)
             event_id = original.event_id if rng.random() < 0.5 else str(uuid.uuid4())
             event = ActionCompleted(event_id, user, original.action_id, original.nonce, original.points,
-                                    "test", at)
+                                    original.catalog_version, at)
         else:
-            event = ActionCompleted(str(uuid.uuid4()), user, "win-match", f"n-{uuid.uuid4().hex}",
-                                    rng.randint(1, 200), "test", at)
+            chosen = CATALOG.actions[rng.choice(PLAIN_ACTIONS)]
+            event = ActionCompleted(str(uuid.uuid4()), user, chosen.action_id, f"n-{uuid.uuid4().hex}",
+                                    chosen.points, CATALOG.version, at)
         events.append(event)
         by_user.setdefault(user, []).append(event)
     return events
@@ -62,15 +78,15 @@ def mixed_log(count: int, users: int, *, start_us: int, step_us: int = 1000, see
     return mixed
 
 
-async def produce(bootstrap: str, events: list[LogEvent], *, chunk: int = 100, pause_s: float = 0.0) -> None:
+async def produce(bootstrap: str, events: list[LogEvent], *, chunk: int = 100, pause_s: float = 0.0,
+                  keyring: SigningKeyring | None = None) -> None:
+    """Append ``events`` in order as the api would (signed with ``keyring``, default the stack's key)."""
     publisher = Publisher(bootstrap, client_id="test-workload")
+    log = ActionLog(publisher, keyring or Settings.from_env().event_keyring(), source="/tests/workload")
     try:
         for start in range(0, len(events), chunk):
-            await publisher.publish_many([
-                (ACTIONS, e.user_id, codec.encode(e),
-                 cloud_event_headers(e.event_id, type(e).__name__, "/tests/workload", e.occurred_at_us))
-                for e in events[start:start + chunk]
-            ])
+            await asyncio.gather(*(log.append(e, timestamp_ms=e.occurred_at_us // 1000)
+                                   for e in events[start:start + chunk]))
             if pause_s:
                 await asyncio.sleep(pause_s)
     finally:

@@ -1,8 +1,9 @@
 """The deployment files (Dockerfile, docker-compose.yml, deploy/k8s) agree with the contract.
 
-Nothing is built or started: the files are parsed and checked against ARCHITECTURE.md
-sections 4 (topics), 5 (ports, probes), 6 (commands, environment, no secret defaults) and
-7 (what scales how).
+Nothing is built or started: the files are parsed and checked against the contract of
+docs/architecture.md: topics, ports and probes, commands, environment and no secret defaults,
+what scales how, and the security model of deploy/README.md (one Kafka user per role with
+least-privilege ACLs, SCRAM over TLS, default-deny network policies, a password on Redis).
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from scoreboard.topics import TOPICS
+from scoreboard.settings import Settings
+from scoreboard.topics import (
+    ACTIONS,
+    LEADERBOARD_CHANGES,
+    REJECTED,
+    SCORE_CHANGES,
+    TOPICS,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -37,7 +45,8 @@ DOCUMENTED_ENV = frozenset(
         "KAFKA_BOOTSTRAP", "DATABASE_URL", "REDIS_URL", "JWT_ALGORITHMS", "JWT_SECRET",
         "JWT_PUBLIC_KEY_FILE", "JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "TICKET_SECRET",
         "ACTIONS_FILE", "ALLOWED_ORIGINS", "API_HOST", "API_PORT", "GATEWAY_HOST",
-        "GATEWAY_PORT", "WORKER_PORT",
+        "GATEWAY_PORT", "WORKER_PORT", "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM",
+        "KAFKA_USERNAME", "KAFKA_PASSWORD", "KAFKA_CA_FILE",
     )
 )
 REQUIRED_ENV = frozenset(
@@ -48,7 +57,7 @@ JWT_KEY_SOURCES = frozenset(
     {"SCOREBOARD_JWT_SECRET", "SCOREBOARD_JWT_PUBLIC_KEY_FILE", "SCOREBOARD_JWKS_URL"}
 )
 
-# ARCHITECTURE.md section 4: topic -> (partitions, topic config).
+# The contract's topics (docs/architecture.md): topic -> (partitions, topic config).
 CONTRACT_TOPICS: dict[str, tuple[int, dict[str, str]]] = {
     "scoreboard.actions.v1": (6, {"cleanup.policy": "delete", "retention.ms": "-1"}),
     "scoreboard.score-changes.v1": (6, {"cleanup.policy": "delete", "retention.ms": "-1"}),
@@ -338,9 +347,25 @@ def test_compose_secrets_are_required_variables_never_literals(compose: Compose)
         for key, value in env.items():
             if _is_secret_key(key):
                 assert REQUIRED_VARIABLE.match(value), (name, key, value)
-        if "SCOREBOARD_DATABASE_URL" in env:
-            password = _url_password(env["SCOREBOARD_DATABASE_URL"])
-            assert REQUIRED_VARIABLE.match(password), (name, password)
+        for url in ("SCOREBOARD_DATABASE_URL", "SCOREBOARD_REDIS_URL"):
+            if url in env:
+                password = _url_password(env[url])
+                assert REQUIRED_VARIABLE.match(password), (name, url, password)
+
+
+def test_compose_redis_requires_the_password_the_roles_use(compose: Compose) -> None:
+    """Redis runs with requirepass from .env, and the roles' Redis URL carries that same variable."""
+    redis = compose["services"]["redis"]
+    command = [str(part) for part in redis["command"]]
+    password = command[command.index("--requirepass") + 1]
+    assert REQUIRED_VARIABLE.match(password), password
+    # The healthcheck's redis-cli must authenticate too, else it reports NOAUTH as healthy.
+    assert _compose_env(redis)["REDISCLI_AUTH"] == password
+    assert "PONG" in " ".join(redis["healthcheck"]["test"])
+    variable = password.split(":")[0]
+    for role in (*ROLE_PORTS, "provision"):
+        url_password = _url_password(_compose_env(compose["services"][role])["SCOREBOARD_REDIS_URL"])
+        assert url_password.split(":")[0] == variable, role
 
 
 # --- deploy/k8s ---------------------------------------------------------------------------
@@ -505,18 +530,38 @@ def test_k8s_kafka_is_4_1_1_in_kraft_with_a_controller_and_broker_node_pool(k8s:
     assert kafka["spec"]["kafka"]["config"]["auto.create.topics.enable"] is False
 
 
-def test_k8s_kafka_bootstrap_points_at_the_strimzi_plain_listener(k8s: Manifests) -> None:
-    """SCOREBOARD_KAFKA_BOOTSTRAP names the Strimzi bootstrap Service and plain listener port."""
+def test_k8s_kafka_listeners_all_require_scram_over_tls_and_acls(k8s: Manifests) -> None:
+    """Every client listener needs TLS and SCRAM-SHA-512, and the brokers enforce ACLs."""
     (kafka,) = _objects(k8s, "Kafka").values()
-    plain = [
-        listener for listener in kafka["spec"]["kafka"]["listeners"]
-        if listener["type"] == "internal" and not listener["tls"]
-    ]
+    listeners = kafka["spec"]["kafka"]["listeners"]
+    assert listeners
+    for listener in listeners:
+        assert listener["tls"] is True, listener["name"]
+        assert listener.get("authentication", {}).get("type") == "scram-sha-512", listener["name"]
+    assert kafka["spec"]["kafka"].get("authorization", {}).get("type") == "simple"
+    assert "userOperator" in kafka["spec"]["entityOperator"]
+
+
+def test_k8s_kafka_bootstrap_points_at_the_strimzi_scram_listener(k8s: Manifests) -> None:
+    """Every container connects to the bootstrap Service's SCRAM port with SASL_SSL and the CA."""
+    (kafka,) = _objects(k8s, "Kafka").values()
     bootstrap = f"{kafka['metadata']['name']}-kafka-bootstrap"
-    expected = {f"{bootstrap}:{listener['port']}" for listener in plain}
+    expected = {
+        f"{bootstrap}:{listener['port']}" for listener in kafka["spec"]["kafka"]["listeners"]
+        if listener["type"] == "internal" and listener["authentication"]["type"] == "scram-sha-512"
+    }
     for role, deployment in _app_deployments(k8s):
-        (container,) = _containers(deployment)
-        assert _k8s_env(k8s, container)["SCOREBOARD_KAFKA_BOOTSTRAP"] in expected, role
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        for container in _containers(deployment) + _init_containers(deployment):
+            env = _k8s_env(k8s, container)
+            assert env["SCOREBOARD_KAFKA_BOOTSTRAP"] in expected, role
+            assert env["SCOREBOARD_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", role
+            assert env["SCOREBOARD_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512", role
+            ca_file = Path(env["SCOREBOARD_KAFKA_CA_FILE"])
+            (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == str(ca_file.parent)]
+            secret = volumes[mount["name"]]["secret"]
+            assert secret["secretName"] == f"{kafka['metadata']['name']}-cluster-ca-cert", role
+            assert {"key": "ca.crt", "path": ca_file.name} in secret["items"], role
 
 
 def test_k8s_topics_match_the_contract(k8s: Manifests) -> None:
@@ -549,3 +594,214 @@ def test_k8s_topics_agree_with_the_topics_the_app_provisions(k8s: Manifests) -> 
         assert declared[spec.name]["partitions"] == spec.partitions, spec.name
         for key, default in (("cleanup.policy", "delete"), ("retention.ms", None)):
             assert config.get(key, default) == spec.config.get(key, default), (spec.name, key)
+
+
+# --- deploy/k8s: Kafka users and ACLs ---------------------------------------------------
+
+ROLE_KAFKA_USERS = {role: f"scoreboard-{role}" for role in ROLE_PORTS}
+PROVISION_KAFKA_USER = "scoreboard-provision"
+# Who may change (Write/Delete/Alter) and who may Read each contract topic; nobody else.
+TOPIC_WRITERS = {
+    ACTIONS: {"scoreboard-api"},
+    SCORE_CHANGES: {"scoreboard-worker"},
+    LEADERBOARD_CHANGES: {"scoreboard-worker"},
+    REJECTED: {"scoreboard-worker"},
+}
+TOPIC_READERS = {
+    ACTIONS: {"scoreboard-worker"},
+    SCORE_CHANGES: set(),
+    LEADERBOARD_CHANGES: {"scoreboard-gateway"},
+    REJECTED: set(),
+}
+CHANGING_OPERATIONS = ("Write", "Delete", "Alter", "AlterConfigs")
+
+
+def _acl_allows(user: dict[str, Any], resource_type: str, name: str, operation: str) -> bool:
+    """Whether one of the user's allow ACLs grants ``operation`` on the named resource."""
+    for acl in user["spec"]["authorization"]["acls"]:
+        resource = acl["resource"]
+        if resource["type"] != resource_type or acl.get("type", "allow") != "allow":
+            continue
+        if resource.get("patternType", "literal") == "prefix":
+            matches = name.startswith(resource["name"])
+        else:
+            matches = resource["name"] in (name, "*")
+        operations = set(acl["operations"])
+        if matches and (operation in operations or "All" in operations):
+            return True
+    return False
+
+
+def _env_item(container: dict[str, Any], name: str) -> dict[str, Any]:
+    (item,) = [item for item in container.get("env", []) if item["name"] == name]
+    return dict(item)
+
+
+def _kafka_user_of(container: dict[str, Any]) -> str:
+    """The container's Kafka user, checked to take its password from that user's Strimzi Secret."""
+    username = str(_env_item(container, "SCOREBOARD_KAFKA_USERNAME")["value"])
+    password = _env_item(container, "SCOREBOARD_KAFKA_PASSWORD")
+    assert "value" not in password, container["name"]
+    assert password["valueFrom"]["secretKeyRef"] == {"name": username, "key": "password"}, container["name"]
+    return username
+
+
+def test_k8s_every_role_connects_as_its_own_scram_kafka_user(k8s: Manifests) -> None:
+    """Each role runs as its own KafkaUser, its provision step as the provision user; every user
+    authenticates with SCRAM-SHA-512 and is held to ACLs."""
+    users = _objects(k8s, "KafkaUser")
+    (kafka,) = _objects(k8s, "Kafka").values()
+    assert set(users) == {*ROLE_KAFKA_USERS.values(), PROVISION_KAFKA_USER}
+    for user in users.values():
+        assert user["apiVersion"] == "kafka.strimzi.io/v1"
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == kafka["metadata"]["name"]
+        assert user["spec"]["authentication"] == {"type": "scram-sha-512"}, "no password in the repo"
+        assert user["spec"]["authorization"]["type"] == "simple"
+        assert {acl["resource"]["type"] for acl in user["spec"]["authorization"]["acls"]} <= {"topic", "group"}
+    for role, deployment in _app_deployments(k8s):
+        (container,) = _containers(deployment)
+        (init,) = _init_containers(deployment)
+        assert _kafka_user_of(container) == ROLE_KAFKA_USERS[role], role
+        assert _kafka_user_of(init) == PROVISION_KAFKA_USER, role
+
+
+def test_k8s_acls_let_each_role_touch_only_its_own_topics(k8s: Manifests) -> None:
+    """Only the api writes actions, only workers write the change and rejected topics, only
+    workers read actions, the gateway reads only leaderboard changes; only provision creates."""
+    assert set(TOPIC_WRITERS) == {spec.name for spec in TOPICS}
+    users = _objects(k8s, "KafkaUser")
+    for topic, expected_writers in TOPIC_WRITERS.items():
+        for operation in CHANGING_OPERATIONS:
+            writers = {name for name, user in users.items() if _acl_allows(user, "topic", topic, operation)}
+            assert writers <= expected_writers, (topic, operation, writers)
+        writers = {name for name, user in users.items() if _acl_allows(user, "topic", topic, "Write")}
+        readers = {name for name, user in users.items() if _acl_allows(user, "topic", topic, "Read")}
+        creators = {name for name, user in users.items() if _acl_allows(user, "topic", topic, "Create")}
+        assert writers == expected_writers, (topic, writers)
+        assert readers == TOPIC_READERS[topic], (topic, readers)
+        assert creators == {PROVISION_KAFKA_USER}, (topic, creators)
+
+
+def test_k8s_acls_give_the_api_and_gateway_no_group_and_no_other_topic(k8s: Manifests) -> None:
+    """api and gateway hold exactly one literal topic ACL each (the gateway reads without a group)."""
+    users = _objects(k8s, "KafkaUser")
+    for name, topic in (("scoreboard-api", ACTIONS), ("scoreboard-gateway", LEADERBOARD_CHANGES)):
+        (acl,) = users[name]["spec"]["authorization"]["acls"]
+        assert acl["resource"] == {"type": "topic", "name": topic, "patternType": "literal"}, name
+
+
+def test_k8s_acls_let_the_worker_run_its_faust_group_and_internal_topics(k8s: Manifests) -> None:
+    """The worker joins its consumer group (the Faust app id) and may create and use Faust's own
+    ``<app id>-...`` topics such as the leader-election topic; ``scoreboard rebuild`` has its group."""
+    worker = _objects(k8s, "KafkaUser")["scoreboard-worker"]
+    (deployment,) = [d for role, d in _app_deployments(k8s) if role == "worker"]
+    (container,) = _containers(deployment)
+    app_id = _k8s_env(k8s, container).get("SCOREBOARD_WORKER_ID", Settings.worker_id)
+    assert _acl_allows(worker, "group", app_id, "Read")
+    assert _acl_allows(worker, "group", "scoreboard-rebuild", "Read")
+    for operation in ("Create", "Describe", "Read", "Write"):
+        assert _acl_allows(worker, "topic", f"{app_id}-__assignor-__leader", operation), operation
+    # The internal-topic prefix must not reach the contract topics.
+    assert not any(spec.name.startswith(f"{app_id}-") for spec in TOPICS)
+
+
+# --- deploy/k8s: network policies and Redis ---------------------------------------------
+
+KAFKA_POD_LABELS = {"strimzi.io/cluster": "scoreboard", "strimzi.io/kind": "Kafka",
+                    "strimzi.io/name": "scoreboard-kafka"}
+DNS_PORT, KAFKA_PORT, POSTGRES_PORT, REDIS_PORT = 53, 9093, 5432, 6379
+ROLE_EGRESS = {
+    "api": {DNS_PORT, KAFKA_PORT, POSTGRES_PORT, REDIS_PORT},
+    "worker": {DNS_PORT, KAFKA_PORT, POSTGRES_PORT, REDIS_PORT},
+    # Postgres only for the provision init container's migrations; no Redis.
+    "gateway": {DNS_PORT, KAFKA_PORT, POSTGRES_PORT},
+}
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        ok = {"Exists": key in labels, "DoesNotExist": key not in labels,
+              "In": labels.get(key) in values, "NotIn": labels.get(key) not in values}[operator]
+        if not ok:
+            return False
+    return True
+
+
+def _rules(k8s: Manifests, labels: dict[str, str], direction: str) -> list[dict[str, Any]]:
+    """The ingress or egress rules of every NetworkPolicy that selects pods with ``labels``."""
+    return [
+        rule
+        for policy in _objects(k8s, "NetworkPolicy").values()
+        if _selects(policy["spec"]["podSelector"], labels)
+        for rule in policy["spec"].get(direction, [])
+    ]
+
+
+def _ports(rule: dict[str, Any]) -> set[int]:
+    return {int(port["port"]) for port in rule.get("ports", [])}
+
+
+def test_k8s_namespace_denies_all_traffic_by_default(k8s: Manifests) -> None:
+    """A policy selects every pod for both directions and allows nothing by itself."""
+    assert any(
+        policy["spec"]["podSelector"] == {}
+        and set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and not policy["spec"].get("ingress") and not policy["spec"].get("egress")
+        for policy in _objects(k8s, "NetworkPolicy").values()
+    )
+
+
+def test_k8s_roles_accept_traffic_only_on_their_port(k8s: Manifests) -> None:
+    """api and gateway take their port from anywhere; the worker's port answers only its own
+    namespace and the monitoring namespace; nothing else gets in."""
+    for role, deployment in _app_deployments(k8s):
+        rules = _rules(k8s, _pod_labels(deployment), "ingress")
+        assert rules, role
+        assert all(_ports(rule) == {ROLE_PORTS[role]} for rule in rules), (role, rules)
+        if role in PUBLIC_ROLES:
+            assert any("from" not in rule for rule in rules), role
+            continue
+        for rule in rules:
+            assert rule.get("from"), "worker ingress must name its peers"
+            for peer in rule["from"]:
+                assert "ipBlock" not in peer, peer
+                if "namespaceSelector" in peer:
+                    assert peer["namespaceSelector"] == {
+                        "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}, peer
+
+
+def test_k8s_roles_reach_only_kafka_postgres_redis_and_dns(k8s: Manifests) -> None:
+    """Every egress rule of a role names its ports; together they are exactly what the role needs,
+    Kafka only on the brokers' SCRAM port and DNS only at kube-dns."""
+    for role, deployment in _app_deployments(k8s):
+        rules = _rules(k8s, _pod_labels(deployment), "egress")
+        assert all(rule.get("ports") for rule in rules), (role, "an egress rule without ports")
+        assert set().union(*(_ports(rule) for rule in rules)) == ROLE_EGRESS[role], role
+        for rule in rules:
+            if KAFKA_PORT in _ports(rule):
+                assert _ports(rule) == {KAFKA_PORT}, role
+                assert [peer["podSelector"]["matchLabels"] for peer in rule["to"]] == [
+                    {"strimzi.io/cluster": "scoreboard", "strimzi.io/kind": "Kafka"}], role
+            if DNS_PORT in _ports(rule):
+                assert all(peer["namespaceSelector"]["matchLabels"] == {
+                    "kubernetes.io/metadata.name": "kube-system"} for peer in rule["to"]), role
+
+
+def test_k8s_kafka_brokers_accept_the_app_on_the_scram_listener(k8s: Manifests) -> None:
+    """The brokers' policies let the app pods in on the SCRAM port (default deny would not)."""
+    app_labels = {"app.kubernetes.io/name": "live-scoreboard", "app.kubernetes.io/component": "api"}
+    rules = _rules(k8s, KAFKA_POD_LABELS, "ingress")
+    assert any(
+        KAFKA_PORT in _ports(rule)
+        and any(_selects(peer.get("podSelector", {}), app_labels) for peer in rule.get("from", []))
+        for rule in rules
+    )
+
+
+def test_k8s_redis_url_carries_a_password(k8s: Manifests) -> None:
+    """The Secret template's Redis URL has a (placeholder) password: Redis must require one."""
+    (secret,) = _objects(k8s, "Secret").values()
+    assert "REPLACE_ME" in _url_password(secret["stringData"]["SCOREBOARD_REDIS_URL"])

@@ -7,10 +7,11 @@ import contextlib
 from collections.abc import Callable
 
 from gateway.feed import Feed
+from scoreboard.signing import SigningKeyring
 from gateway.hub import Hub
 from scoreboard import codec
 from scoreboard.events import BoardEntry, LeaderboardChanged
-from tests.support.gateway_fakes import ScriptedConsumer, consumers_from
+from tests.support.gateway_fakes import CHANGE_KEYRING, Record, ScriptedConsumer, consumers_from, signed
 from tests.support.polling import wait_until_async
 
 
@@ -33,7 +34,7 @@ async def run_until(feed: Feed, check: Callable[[], bool]) -> None:
 def test_the_feed_builds_the_latest_state_and_reports_caught_up() -> None:
     """Three changes, one undecodable record and a tombstone: the hub holds v3, caught_up is set."""
     hub = Hub()
-    feed = Feed(consumers_from([ScriptedConsumer([change(1), change(2), b"junk", change(3)])]), hub)
+    feed = Feed(consumers_from([ScriptedConsumer([change(1), change(2), b"junk", change(3)])]), hub, CHANGE_KEYRING)
     asyncio.run(run_until(feed, lambda: feed.caught_up.is_set() and feed.connected))
     assert hub.latest("global").version == 3
 
@@ -44,8 +45,30 @@ def test_a_broker_down_at_start_and_lost_later_is_retried_until_the_feed_is_back
     script = [ScriptedConsumer(fail_start=True),
               ScriptedConsumer([change(1)], fail_after_records=True),
               ScriptedConsumer([change(1), change(2, "bob")])]
-    feed = Feed(consumers_from(script), hub, first_retry_s=0.01)
+    feed = Feed(consumers_from(script), hub, CHANGE_KEYRING, first_retry_s=0.01)
     asyncio.run(run_until(feed, lambda: hub.latest("global").version == 2 and feed.connected))
     assert feed.reconnects == 2
     assert script[1].stopped
     assert hub.latest("global").entries == ((1, "bob", 2),)
+
+
+def test_change_records_not_signed_by_a_worker_are_ignored() -> None:
+    """Unsigned, wrongly keyed, re-keyed and tampered changes never reach the hub; the signed one does."""
+    hub = Hub()
+    genuine = signed(change(2))
+    forged_key = SigningKeyring("change", "an attacker's own secret, also 32+ bytes")
+    records: list[bytes | Record] = [
+        Record(change(10**15)),  # unsigned, with a huge version a gateway would otherwise keep
+        Record(change(10**15), b"global", forged_key.sign(genuine_topic(), -1, b"global", change(10**15), [])),
+        Record(change(10**15), b"daily", genuine.headers),  # a genuine signature under another key
+        Record(change(10**15), b"global", genuine.headers),  # a genuine signature over another value
+        genuine,
+    ]
+    feed = Feed(consumers_from([ScriptedConsumer(records)]), hub, CHANGE_KEYRING)
+    asyncio.run(run_until(feed, lambda: feed.caught_up.is_set()))
+    assert hub.latest("global").version == 2
+    assert feed.forged == 4
+
+
+def genuine_topic() -> str:
+    return "scoreboard.leaderboard-changes.v1"

@@ -78,7 +78,7 @@ def test_a_banned_users_actions_are_rejected_until_the_unban() -> None:
         UserBanned("b1", "m", "bot", "root", DAY), action("m", "n1"),
         UserUnbanned("u1", "m", "appeal", "root", DAY + 1), action("m", "n2"),
     ), known, NOW)
-    assert [r.reason for r in outcome.rejected] == ["user banned"]
+    assert [r.reason for r in outcome.rejected] == ["banned: the user is banned"]
     assert [e.nonce for e in outcome.accepted] == ["n2"]
     assert outcome.changed[("daily:2026-11-01", "m")] == Standing(50, 3, 1, True)
     assert outcome.changed[("global", "m")] == Standing(60, 4, DAY, True)
@@ -99,7 +99,7 @@ def test_an_adjustment_may_lower_a_score_but_not_below_zero() -> None:
     outcome = apply_log(batch(adjust("a", -30, "k1"), adjust("a", -30, "k2")), known, NOW)
     assert [(e.action_id, e.points, e.total_after) for e in outcome.accepted] == [("adjustment", -30, 20)]
     assert outcome.accepted[0].nonce == "admin/k1"
-    assert [r.reason for r in outcome.rejected] == ["adjustment would take the score below zero"]
+    assert [r.reason for r in outcome.rejected] == ["negative-score: the adjustment would take the score below zero"]
 
 
 def test_an_admin_key_cannot_be_pre_empted_by_a_user_nonce() -> None:
@@ -112,7 +112,7 @@ def test_a_change_past_int64_is_rejected_not_wrapped() -> None:
     """Postgres bigint would overflow: the event is rejected and the score is unchanged."""
     known = Known(standings={("global", "a"): Standing(INT64_MAX - 5, 1, 1)})
     outcome = apply_log(batch(action("a", "n1", points=10)), known, NOW)
-    assert [r.reason for r in outcome.rejected] == ["score out of the int64 range"]
+    assert [r.reason for r in outcome.rejected] == ["overflow: the score would leave the int64 range"]
     assert outcome.changed == {}
 
 

@@ -1,0 +1,56 @@
+"""Appends the api's events to the actions topic: encoded, on the user's partition, signed.
+
+The api picks the partition itself (CRC-32 of the key modulo the partition count, the placement
+librdkafka's default partitioner gives a keyed record) so that the signature can cover it: a signed
+record copied to another partition, or under another key, no longer verifies and the worker rejects
+it. Every event the api writes, admin events included, goes through here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+
+from scoreboard import codec
+from scoreboard.cloudevents import cloud_event_headers
+from scoreboard.events import LogEvent
+from scoreboard.publishing import Publisher
+from scoreboard.signing import SigningKeyring
+from scoreboard.topics import ACTIONS
+
+API_SOURCE = "/scoreboard/producer_api"
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    return zlib.crc32(key) % partitions
+
+
+class ActionLog:
+    def __init__(self, publisher: Publisher, keyring: SigningKeyring, source: str = API_SOURCE) -> None:
+        self._publisher = publisher
+        self._keyring = keyring
+        self._source = source
+        self._partitions = 0
+        self._counting: asyncio.Task[int] | None = None
+
+    async def append(self, event: LogEvent, timestamp_ms: int = 0) -> tuple[int, int]:
+        """Send the event and wait for Kafka's acknowledgement; returns (partition, offset).
+        ``timestamp_ms`` sets the record's timestamp (0: the producer's clock, as the api does);
+        backfills of past events set it to the event's time, or the worker rejects them as skewed."""
+        key = event.user_id.encode()
+        value = codec.encode(event)
+        partition = partition_for(key, self._partitions or await self._count())
+        headers = self._keyring.sign(ACTIONS, partition, key, value, cloud_event_headers(
+            event.event_id, type(event).__name__, self._source, event.occurred_at_us))
+        return await self._publisher.publish(ACTIONS, event.user_id, value, headers, partition=partition,
+                                             timestamp_ms=timestamp_ms)
+
+    async def _count(self) -> int:
+        # The partition count is read once: adding partitions to a keyed topic moves users between
+        # partitions anyway, and needs the api restarted (the worker then rejects nothing: every
+        # record carries the partition it was signed for). Appends that wait for it share one
+        # read and resume in the order they were called, so a user's events keep their order.
+        if self._counting is None or (self._counting.done() and self._counting.exception() is not None):
+            self._counting = asyncio.ensure_future(asyncio.to_thread(self._publisher.partition_count, ACTIONS))
+        self._partitions = await self._counting
+        return self._partitions
