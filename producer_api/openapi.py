@@ -42,14 +42,20 @@ SCHEMAS: dict[str, Schema] = {
     }, ["type", "title", "status", "detail"], closed=False),
     "Action": obj({"action_id": STR, "title": STR, "points": INT, "enabled": {"type": "boolean"},
                    "requires_ticket": {"type": "boolean"}, "cooldown_seconds": INT, "daily_cap": INT}),
-    "ActionList": obj({"catalog_version": STR, "actions": {"type": "array", "items": ref("Action")}}),
+    "Limits": obj({"max_points_per_hour": INT, "max_points_per_day": INT, "max_open_tickets": INT}),
+    "ActionList": obj({"catalog_version": STR, "limits": ref("Limits"),
+                       "actions": {"type": "array", "items": ref("Action")}}),
     "Ticket": obj({"ticket": STR, "expires_at": {"type": "string", "format": "date-time"},
                    "not_before": {"type": "string", "format": "date-time"}}),
     "CompleteBody": obj({"ticket": {"type": "string", "minLength": 1, "maxLength": 1024}}, []),
     "Receipt": obj({"event_id": {"type": "string", "format": "uuid"},
                     "status": {"enum": ["accepted", "duplicate"]}, "action_id": STR, "points": INT,
                     "visible": {"type": "boolean", "description": "only with `Prefer: wait=N`: whether the "
-                                "boards showed the action before the wait ended"}},
+                                "boards showed the action before the wait ended"},
+                    "outcome": {"enum": ["visible", "rejected", "pending"],
+                                "description": "only with `Prefer: wait=N`: shown on the boards, rejected by the "
+                                "worker's policy check, or not decided before the wait ended"},
+                    "rejection": ref("Rejection")},
                    ["event_id", "status", "action_id", "points"]),
     "AdminReceipt": obj({"event_id": {"type": "string", "format": "uuid"},
                          "status": {"enum": ["accepted", "duplicate"]}}),
@@ -69,8 +75,14 @@ SCHEMAS: dict[str, Schema] = {
                    "as_of": DATE_TIME, "user": ref("UserRank"),
                    "entries": {"type": "array", "items": ref("Entry")}},
                   ["board", "version", "total", "source", "user", "entries"]),
+    "Rejection": obj({"code": {"type": "string", "description": "stable: cap, cooldown, budget, banned, "
+                               "points-mismatch, time-skew, catalog-version, unknown-action, ..."},
+                      "reason": STR}),
+    "RejectedEvent": obj({"event_id": STR, "code": STR, "reason": STR, "rejected_at": DATE_TIME}),
     "Me": obj({"user_id": STR, "boards": obj({alias: {"anyOf": [ref("UserRank"), {"type": "null"}]}
-                                              for alias in ("global", "daily", "weekly")})}),
+                                              for alias in ("global", "daily", "weekly")}),
+               "rejected": {"type": "array", "items": ref("RejectedEvent"),
+                            "description": "the user's latest events the worker refused, newest first"}}),
     "HistoryEntry": obj({"event_id": STR, "action_id": STR, "points": INT, "total_after": INT,
                          "occurred_at": DATE_TIME}),
     "History": obj({"user_id": STR, "entries": {"type": "array", "items": ref("HistoryEntry")},
@@ -191,10 +203,14 @@ def query_paths(board: Schema) -> dict[str, Schema]:
                 "board": "global", "version": _ANY_VERSION, "total": 3, "source": "redis", "user": _BOB,
                 "entries": [*_ENTRIES, {"rank": 3, "user_id": "alice", "score": 100}]}) | problems(404, 422)}},
         "/v1/me": {"get": {
-            "summary": "The caller's rank and score on the global board and today's and this week's",
+            "summary": "The caller's rank and score on the global board and today's and this week's, and the "
+                       "caller's latest rejected events",
             "security": [{"bearer": []}], "parameters": [],
             "responses": example(ok(200, "Me"), {"user_id": "bob", "boards": {
-                "global": _BOB, "daily": _BOB | {"board": "daily:2026-11-27"}, "weekly": None}})
+                "global": _BOB, "daily": _BOB | {"board": "daily:2026-11-27"}, "weekly": None}, "rejected": [
+                {"event_id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "code": "cooldown",
+                 "reason": "cooldown: 'win-match' was accepted 12.0s earlier; its cooldown is 300s",
+                 "rejected_at": "2026-11-27T10:00:00Z"}]})
             | problems(401)}},
         "/v1/users/{user_id}/history": {"get": {
             "summary": "A user's ledger entries, newest first, in cursor pages (the user or an admin)",

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from producer_api.queries import Sourced
 from producer_api.routes import authenticate, int_param, services
-from projections.history import HistoryEntry, Position
+from projections.history import HistoryEntry, Position, recent_rejections
 from projections.pages import Page, Placement
 from scoreboard import boards
 from scoreboard.clock import to_datetime, to_micros
@@ -126,7 +126,10 @@ async def get_me(request: Request) -> Response:
         board = boards.resolve(alias, now_us)
         placement = (await found.queries.placement(board, principal.user_id)).value
         mine[alias] = user_rank_json(board, placement) if placement is not None else None
-    return JSONResponse({"user_id": principal.user_id, "boards": mine})
+    rejected = await recent_rejections(found.pool, principal.user_id)
+    return JSONResponse({"user_id": principal.user_id, "boards": mine, "rejected": [
+        {"event_id": r.event_id, "code": r.code, "reason": r.reason, "rejected_at": rfc3339(r.rejected_at_us)}
+        for r in rejected]})
 
 
 def encode_cursor(position: Position) -> str:

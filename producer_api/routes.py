@@ -93,7 +93,11 @@ async def complete_action(request: Request) -> Response:
     headers: dict[str, str] = {}
     wait = preferred_wait(request.headers.get("prefer", ""))
     if wait:  # read-your-writes: answer once the boards show the action, or when the wait ends
-        answer["visible"] = await found.visibility.until_visible(receipt.event_id, wait)
+        fate = await found.visibility.until_visible(receipt.event_id, wait)
+        answer["visible"] = fate.visible
+        answer["outcome"] = fate.state
+        if fate.reason:
+            answer["rejection"] = {"code": fate.reason.split(":", 1)[0], "reason": fate.reason}
         headers["Preference-Applied"] = f"wait={wait}"
     return JSONResponse(answer, status_code=200 if receipt.duplicate else 202, headers=headers)
 
@@ -102,6 +106,7 @@ async def list_actions(request: Request) -> Response:
     catalog = services(request).catalog
     return JSONResponse({
         "catalog_version": catalog.version,
+        "limits": catalog.limits.public(),
         "actions": [action.public() for action in catalog.actions.values()],
     })
 

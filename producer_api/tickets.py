@@ -35,7 +35,8 @@ class IssuedTicket:
 
 
 def rfc3339(micros: int) -> str:
-    return to_datetime(micros).isoformat(timespec="seconds").replace("+00:00", "Z")
+    """Millisecond precision: a client may complete at ``not_before`` exactly, not a second later."""
+    return to_datetime(micros).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class StartAction:

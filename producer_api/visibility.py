@@ -2,14 +2,16 @@
 
 An action is visible once the worker committed its ledger row and Redis applied standings at least
 as new as the ones that commit produced, on every board the action counts on (the worker writes
-Postgres first, then Redis, so the Postgres seq is the target). A rejected action (e.g. the user is
-banned) never becomes visible; the wait ends at once.
+Postgres first, then Redis, so the Postgres seq is the target). A rejected action (the worker judged
+it against the catalog's policy, or the user is banned) never becomes visible; the wait ends at once
+with the worker's reason.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -32,39 +34,54 @@ def preferred_wait(header: str) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class Fate:
+    """How the wait for an event ended: ``visible``, ``rejected`` (with the worker's reason) or
+    ``pending`` (the wait ran out first)."""
+
+    state: str
+    reason: str = ""
+
+    @property
+    def visible(self) -> bool:
+        return self.state == "visible"
+
+
 class VisibilityWait:
     def __init__(self, pool: AsyncConnectionPool[AsyncConnection], boards: Boards, poll_s: float = 0.025) -> None:
         self._pool = pool
         self._boards = boards
         self._poll_s = poll_s
 
-    async def until_visible(self, event_id: str, timeout_s: float) -> bool:
-        """True once the event shows on every board it counts on; False if rejected or out of time."""
+    async def until_visible(self, event_id: str, timeout_s: float) -> Fate:
+        """Wait until the event shows on every board it counts on, is rejected, or the time is up."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         target: tuple[str, dict[str, int]] | None = None
         while True:
             if target is None:
                 committed = await self._committed(event_id)
-                if committed == REJECTED:
-                    return False
+                if isinstance(committed, Fate):
+                    return committed
                 if isinstance(committed, tuple):
                     target = committed
             if target is not None and await self._applied(*target):
-                return True
+                return Fate("visible")
             if loop.time() >= deadline:
-                return False
+                return Fate(PENDING)
             await asyncio.sleep(self._poll_s)
 
-    async def _committed(self, event_id: str) -> tuple[str, dict[str, int]] | str:
-        """The user and the Postgres seq per board once the event is in the ledger; ``REJECTED`` if
-        the worker rejected it; ``PENDING`` while the worker has not decided yet."""
+    async def _committed(self, event_id: str) -> tuple[str, dict[str, int]] | Fate | str:
+        """The user and the Postgres seq per board once the event is in the ledger; a rejected
+        ``Fate`` if the worker rejected it; ``PENDING`` while the worker has not decided yet."""
         async with self._pool.connection() as conn:
             cur = await conn.execute("SELECT user_id, occurred_at_us FROM ledger WHERE event_id = %s", (event_id,))
             row = await cur.fetchone()
             if row is None:
-                cur = await conn.execute("SELECT 1 FROM rejections WHERE event_id = %s", (event_id,))
-                return PENDING if await cur.fetchone() is None else REJECTED
+                cur = await conn.execute("SELECT reason FROM rejections WHERE event_id = %s"
+                                         " ORDER BY rejected_at_us DESC LIMIT 1", (event_id,))
+                rejected = await cur.fetchone()
+                return PENDING if rejected is None else Fate(REJECTED, str(rejected[0]))
             user_id, occurred_at_us = row
             cur = await conn.execute("SELECT board, seq FROM board_scores WHERE user_id = %s AND board = ANY(%s)",
                                      (user_id, list(boards_for(occurred_at_us))))

@@ -54,3 +54,32 @@ class History:
         more = len(rows) > limit
         last = rows[limit - 1] if more else None
         return HistoryPage(entries, (int(last[5]), int(last[0])) if last else None)
+
+
+@dataclass(frozen=True)
+class RejectedEntry:
+    """An event of the user's that the worker refused (``code`` is the reason's stable prefix)."""
+
+    event_id: str
+    code: str
+    reason: str
+    rejected_at_us: int
+
+
+async def recent_rejections(pool: AsyncConnectionPool[AsyncConnection], user_id: str,
+                            limit: int = 20) -> tuple[RejectedEntry, ...]:
+    """The user's latest rejected events, newest first (the records with no event id, such as
+    forgeries, are not the user's and are left out)."""
+    if not storable(user_id):
+        return ()
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT event_id, reason, rejected_at_us FROM rejections WHERE user_id = %s AND event_id <> ''"
+            " ORDER BY rejected_at_us DESC, kafka_partition, kafka_offset LIMIT %s", (user_id, limit))
+        rows = await cur.fetchall()
+    return tuple(RejectedEntry(row[0], reason_code(row[1]), row[1], row[2]) for row in rows)
+
+
+def reason_code(reason: str) -> str:
+    """The stable code a rejection reason starts with (``cap``, ``cooldown``, ``budget``, ...)."""
+    return reason.split(":", 1)[0].strip()

@@ -82,7 +82,7 @@ class Ledger:
             " WHERE (user_id, nonce) IN (SELECT * FROM unnest(%b::text[], %b::text[]))",
             ([e.user_id for e in scored], [ledger_nonce(e) for e in scored]))
         entries = {(row[1], row[2]): LedgerEntry(*row) for row in await cur.fetchall()}
-        keys, whole_users = keys_needed(batch)
+        keys, whole_users = keys_needed(batch, self._judge)
         standings = await self._standings(conn, keys, whole_users, lock=True)
         users = sorted({p.event.user_id for p in batch})
         cur = await conn.execute(

@@ -274,12 +274,15 @@ def usage_needed(batch: Sequence[Positioned], judge: Judge) -> set[UsageKey]:
     return {key for item in batch for key in judge.usage_keys(item.event)}
 
 
-def keys_needed(batch: Sequence[Positioned]) -> tuple[set[BoardUser], set[str]]:
-    """The (board, user) standings a batch reads, and the users whose every board it may touch."""
+def keys_needed(batch: Sequence[Positioned], judge: Judge | None = None) -> tuple[set[BoardUser], set[str]]:
+    """The (board, user) standings a batch reads, and the users whose every board it may touch.
+    Events the ``judge`` will reject for their time are skipped (their time may name no day at all)."""
     keys: set[BoardUser] = set()
     whole_users: set[str] = set()
     for item in batch:
         event = item.event
+        if judge is not None and judge.check_time(event, item.broker_time_us):
+            continue
         if isinstance(event, (UserBanned, UserUnbanned)):
             whole_users.add(event.user_id)
         else:

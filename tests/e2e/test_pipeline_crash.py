@@ -15,6 +15,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from scoreboard.clock import to_micros
+from scoreboard.kafka_retry import retry_kafka
 from scoreboard.topics import ACTIONS, LEADERBOARD_CHANGES
 from stream_app.chaos import STAGES
 from tests.support.inspect import (
@@ -30,6 +31,7 @@ from tests.support.workload import actions_with_duplicates, produce
 from scoreboard.stack.worlds import World, isolated_world, topic_ends
 
 pytestmark = pytest.mark.e2e
+CHUNK = 50
 # The stream crosses midnight UTC on a Sunday, so daily and weekly windows roll over mid-test.
 START = to_micros(datetime(2026, 11, 29, 23, 59, 58, tzinfo=UTC))
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -55,8 +57,12 @@ def lag(world: World) -> int:
     ends = topic_ends(world.kafka_bootstrap, ACTIONS)
     request = ConsumerGroupTopicPartitions(world.env["SCOREBOARD_WORKER_ID"],
                                            [TopicPartition(ACTIONS, p) for p in ends])
-    result = admin.list_consumer_group_offsets([request])
-    committed = {tp.partition: max(tp.offset, 0) for tp in next(iter(result.values())).result().topic_partitions}
+
+    def committed_offsets() -> dict[int, int]:  # retried while the group coordinator moves or loads
+        result = admin.list_consumer_group_offsets([request])
+        return {tp.partition: max(tp.offset, 0) for tp in next(iter(result.values())).result().topic_partitions}
+
+    committed = retry_kafka(committed_offsets, what="committed offsets of the worker group")
     return sum(ends[p] - committed.get(p, 0) for p in ends)
 
 
@@ -127,11 +133,14 @@ def test_kill_9_of_the_worker_at_every_crash_point_loses_and_doubles_nothing(wor
     chaos = {"SCOREBOARD_WORKER_INSTANCE_ID": "w1", "SCOREBOARD_WORKER_PORT": str(free_port()),
              "SCOREBOARD_CHAOS_PLAN": plan, "SCOREBOARD_CHAOS_LOG": str(chaos_log)}
     worker = system.start("worker", **chaos)
-    producer = produce_in_background(world, events, pause_s=0.6)  # a ~60 s stream: room for 10 restarts
+    # The stream is fed by this loop, a chunk whenever the worker has nearly caught up, so it lasts as
+    # long as the crashes and kills need, however slow the machine (a timed stream could end first).
+    chunks = [events[start:start + CHUNK] for start in range(0, len(events), CHUNK)]
+    produced = 0
     external_kills: list[int] = []
     restarts = 0
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 400
         while time.monotonic() < deadline:
             if worker.popen.poll() is not None:  # died at an injected crash point
                 worker, restarts = system.start("worker", **chaos), restarts + 1
@@ -143,13 +152,17 @@ def test_kill_9_of_the_worker_at_every_crash_point_loses_and_doubles_nothing(wor
                 external_kills.append(pending)
                 worker, restarts = system.start("worker", **chaos), restarts + 1
                 continue
-            if pending == 0 and not producer.is_alive():
+            if produced < len(chunks) and pending <= CHUNK:
+                asyncio.run(produce(world.kafka_bootstrap, [*chunks[produced]], chunk=CHUNK))
+                produced += 1
+                continue
+            if pending == 0 and produced == len(chunks):
                 break
             time.sleep(0.2)  # poll interval of the supervising loop
         worker.stop(signal.SIGKILL)
         system.start("worker", SCOREBOARD_WORKER_INSTANCE_ID="w1",  # a last clean run to finish
                      SCOREBOARD_WORKER_PORT=chaos["SCOREBOARD_WORKER_PORT"])
-        assert not producer.is_alive()
+        assert produced == len(chunks), f"only {produced} of {len(chunks)} chunks produced before the deadline"
         assert_everything_matches(world, reference, since, system)
     finally:
         system.stop_all()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import datetime
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -27,15 +28,22 @@ pytestmark = pytest.mark.e2e
 ISSUER, AUDIENCE = "https://issuer.scoreboard.test", "scoreboard-api"
 CATALOG = """
 version = "security-suite.1"
+[limits]
+max_points_per_hour = 1000000
+max_points_per_day = 1000000
+max_open_tickets = 1000
 [actions.win-match]
 points = 100
+daily_cap = 1000
 [actions.boss-fight]
 points = 250
 requires_ticket = true
 min_duration_seconds = 1
+daily_cap = 1000
 [actions.raid]
 points = 70
 requires_ticket = true
+daily_cap = 1000
 [actions.cool]
 points = 10
 cooldown_seconds = 60
@@ -208,7 +216,8 @@ def test_a_ticketed_action_completes_once_with_its_ticket(caller: Caller) -> Non
     ticket = started.json()["ticket"]
     assert set(started.json()) >= {"ticket", "expires_at"}
     assert_problem(caller.complete(user, "boss-fight", json={"ticket": ticket}), 409, "ticket-too-early")
-    time.sleep(1.1)  # the catalog's min_duration_seconds; nothing to poll, it is the rule under test
+    not_before = datetime.fromisoformat(started.json()["not_before"]).timestamp()
+    wait_until(lambda: time.time() >= not_before, interval_s=0.01, what="the ticket's not_before (server clock)")
     key = f"key-{uuid.uuid4().hex}"
     done = caller.complete(user, "boss-fight", key=key, json={"ticket": ticket})
     assert done.status_code == 202, done.text

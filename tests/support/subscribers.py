@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -97,27 +98,52 @@ def open_stalled_websocket(url: str, receive_buffer: int = 1024) -> socket.socke
     return sock
 
 
-def read_websocket_text_frames(sock: socket.socket, timeout_s: float) -> list[dict[str, Any]]:
-    """Drain a raw socket's unmasked server frames (text only) until it is quiet for ``timeout_s``."""
-    sock.settimeout(timeout_s)
+def read_websocket_text_frames(sock: socket.socket, timeout_s: float,
+                               until: Callable[[list[dict[str, Any]]], bool] | None = None) -> list[dict[str, Any]]:
+    """Drain a raw socket's unmasked server frames (text only). With ``until``: read until it holds for
+    the frames so far (``timeout_s`` is then a deadline, and missing it an AssertionError); without:
+    until the socket is quiet for ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
     data = b""
-    try:
-        while chunk := sock.recv(1 << 20):
-            data += chunk
-    except TimeoutError:
-        pass
     frames: list[dict[str, Any]] = []
     offset = 0
+    while until is None or not until(frames):
+        left = deadline - time.monotonic() if until is not None else timeout_s
+        if left <= 0:
+            raise AssertionError(f"the frames read within {timeout_s}s do not satisfy the condition: "
+                                 f"{[f.get('version') for f in frames][-5:]} (last versions)")
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(1 << 20)
+        except TimeoutError:
+            if until is None:
+                break
+            continue
+        if not chunk:
+            if until is None:
+                break
+            raise AssertionError("the socket closed before the condition held")
+        data += chunk
+        offset = _parse_text_frames(data, offset, frames)
+    return frames
+
+
+def _parse_text_frames(data: bytes, offset: int, frames: list[dict[str, Any]]) -> int:
+    """Append the complete text frames in ``data`` from ``offset``; returns where the next one starts."""
     while offset + 2 <= len(data):
         opcode, length = data[offset] & 0x0F, data[offset + 1] & 0x7F
         header = 2
         if length == 126:
+            if offset + 4 > len(data):
+                break
             length, header = int.from_bytes(data[offset + 2:offset + 4], "big"), 4
         elif length == 127:
+            if offset + 10 > len(data):
+                break
             length, header = int.from_bytes(data[offset + 2:offset + 10], "big"), 10
         if offset + header + length > len(data):
             break
         if opcode == 1:
             frames.append(json.loads(data[offset + header:offset + header + length]))
         offset += header + length
-    return frames
+    return offset
