@@ -5,35 +5,41 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from projections.migrations import apply_migrations
+from scoreboard.kafka_retry import kafka_error_of, retry_kafka
 from scoreboard.topics import TOPICS
 
 log = logging.getLogger(__name__)
 
 
 def ensure_topics(bootstrap: str, timeout_s: float = 30.0) -> list[str]:
+    """Create the contract's missing topics; retried through a broker that is still starting."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    existing = set(admin.list_topics(timeout=timeout_s).topics)
+    existing = set(retry_kafka(lambda: admin.list_topics(timeout=timeout_s).topics, what="list topics"))
     wanted = [
         NewTopic(spec.name, num_partitions=spec.partitions, replication_factor=-1, config=dict(spec.config))
         for spec in TOPICS
         if spec.name not in existing
     ]
-    if not wanted:
-        return []
     created = []
-    for name, future in admin.create_topics(wanted, request_timeout=timeout_s).items():
-        try:
-            future.result()
-            created.append(name)
-        except KafkaException as exc:
-            if exc.args and exc.args[0].code() == 36:  # TOPIC_ALREADY_EXISTS: a peer was faster
-                continue
-            raise
-    log.info("created topics %s", created)
+    for topic in wanted:
+        def create(topic: NewTopic = topic) -> bool:
+            try:
+                admin.create_topics([topic], request_timeout=timeout_s)[topic.topic].result()
+            except KafkaException as exc:
+                error = kafka_error_of(exc)
+                if error is not None and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                    return False  # a peer was faster (or an earlier attempt landed)
+                raise
+            return True
+
+        if retry_kafka(create, what=f"create topic {topic.topic}"):
+            created.append(topic.topic)
+    if created:
+        log.info("created topics %s", created)
     return created
 
 

@@ -19,7 +19,7 @@ from producer_api.completions import CompletionGuard, Reservation
 from producer_api.idempotency import Claim, IdempotencyStore, Remembered
 from producer_api.ratelimit import Bucket, ClientIpLimit, RateLimiter
 from scoreboard.autopipe import AutoPipeline
-from scoreboard.catalog import Action
+from scoreboard.catalog import Action, Limits
 from scoreboard.settings import merged_environment
 
 T = TypeVar("T")
@@ -137,4 +137,42 @@ def test_concurrent_claims_of_one_key_have_one_owner() -> None:
         store.acknowledge(user, key, record)  # not awaited: the next command on the pipeline sees it
         outcome, known = await store.claim(user, key, record)
         assert outcome is Claim.DONE and known.acknowledged and known.event_id == "e-1"
+    with_redis(body)
+
+
+def test_the_points_budget_admits_exactly_what_fits_under_concurrency_and_refunds_refusals() -> None:
+    """Budget 250 an hour, 40 simultaneous 100-point completions: exactly two pass; a retry of an
+    admitted request passes again without spending more; a released one frees its points."""
+    async def body(calls: AutoPipeline) -> None:
+        guard, user = CompletionGuard(calls), f"u-{fresh()}"
+        action = Action("match", "Match", 100, daily_cap=1000)
+        limits = Limits(max_points_per_hour=250, max_points_per_day=10_000)
+        reservations = [Reservation(user, action, f"k{i}", "", 0, NOW_US, limits) for i in range(40)]
+        refusals = await asyncio.gather(*(guard.reserve(r) for r in reservations))
+        admitted = [r for r, refusal in zip(reservations, refusals) if refusal is None]
+        assert len(admitted) == 2
+        refused = next(refusal for refusal in refusals if refusal is not None)
+        assert refused.reason == "budget" and 1 <= refused.retry_after_s <= 3600
+        assert await guard.reserve(admitted[0]) is None  # the same request again: its own reservation
+        await guard.release(admitted[1])
+        assert await guard.reserve(reservations[-1]) is None
+        assert (await guard.reserve(Reservation(user, action, "late", "", 0, NOW_US, limits))) is not None
+    with_redis(body)
+
+
+def test_one_open_ticket_per_user_and_action_until_it_is_spent() -> None:
+    """20 simultaneous starts register one ticket; spending it at completion lets the next start in."""
+    async def body(calls: AutoPipeline) -> None:
+        guard, user = CompletionGuard(calls), f"u-{fresh()}"
+        expires = NOW_US + 600 * 1_000_000
+        waits = await asyncio.gather(*(guard.open_ticket(user, "boss", f"tkt.{i}", 1, NOW_US, expires)
+                                       for i in range(20)))
+        assert waits.count(0) == 1
+        assert all(590_000 <= w <= 600_000 for w in waits if w)
+        opened = f"tkt.{waits.index(0)}"
+        action = Action("boss", "Boss", 250, requires_ticket=True, daily_cap=10)
+        spend = Reservation(user, action, "k1", opened, 600, NOW_US, Limits(10_000, 10_000))
+        assert await guard.reserve(spend) is None
+        assert await guard.open_ticket(user, "boss", "tkt.next", 1, NOW_US, expires) == 0
+        assert await guard.open_ticket(user, "boss", "tkt.late", 1, expires + 1, expires + 10**9) == 0
     with_redis(body)

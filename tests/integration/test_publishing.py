@@ -9,8 +9,10 @@ import uuid
 
 import pytest
 import uvloop
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from scoreboard.kafka_retry import retry_kafka
 from scoreboard.publishing import Publisher, PublishFailed
 from scoreboard.settings import merged_environment
 from scoreboard.stack.ports import free_port
@@ -23,13 +25,18 @@ def bootstrap() -> str:
     """The stack's broker, with a topic of its own for these tests (auto-creation is off)."""
     address = merged_environment()["SCOREBOARD_KAFKA_BOOTSTRAP"]
     admin = AdminClient({"bootstrap.servers": address})
-    if TOPIC not in admin.list_topics(timeout=10).topics:
+
+    def create() -> None:  # retried through a broker that is still starting (retry_kafka)
+        if TOPIC in admin.list_topics(timeout=10).topics:
+            return
         for future in admin.create_topics([NewTopic(TOPIC, num_partitions=3, replication_factor=1)]).values():
             try:
                 future.result(15)
-            except Exception as exc:  # created meanwhile by another run is fine
+            except KafkaException as exc:  # created meanwhile by another run is fine
                 if "TOPIC_ALREADY_EXISTS" not in str(exc):
                     raise
+
+    retry_kafka(create, what=f"create {TOPIC}")
     return address
 
 

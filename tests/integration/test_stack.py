@@ -17,6 +17,7 @@ import pytest
 import redis
 from confluent_kafka.admin import AdminClient
 
+from scoreboard.kafka_retry import retry_kafka
 from scoreboard.stack import StackInfo, read_stack_env, status, up
 from scoreboard.stack.envfile import read_env_file, write_env_file
 from scoreboard.stack.kafka_dist import render_pom
@@ -56,7 +57,7 @@ def test_stack_env_holds_every_contract_variable(stack: StackInfo) -> None:
 def test_kafka_answers_at_the_bootstrap_in_stack_env(stack: StackInfo) -> None:
     """A Kafka broker serves cluster metadata at SCOREBOARD_KAFKA_BOOTSTRAP."""
     admin = AdminClient({"bootstrap.servers": read_stack_env(_state_dir())["SCOREBOARD_KAFKA_BOOTSTRAP"]})
-    metadata = admin.list_topics(timeout=10)
+    metadata = retry_kafka(lambda: admin.list_topics(timeout=10), what="cluster metadata")
     assert len(metadata.brokers) >= 1
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from scoreboard.events import ActionCompleted, ScoreAdjusted
+from scoreboard.policy import Judge, Usage, UsageKey
 from scoreboard.scoring import (
     BatchOutcome,
     BoardUser,
@@ -17,6 +18,7 @@ from scoreboard.scoring import (
     apply_log,
     keys_needed,
     ledger_nonce,
+    usage_needed,
 )
 
 
@@ -26,9 +28,12 @@ class MemoryLedger:
     entries: dict[tuple[str, str], LedgerEntry] = field(default_factory=dict)
     standings: dict[BoardUser, Standing] = field(default_factory=dict)
     statuses: dict[str, UserStatus] = field(default_factory=dict)
+    judge: Judge | None = None
+    usage: dict[UsageKey, Usage] = field(default_factory=dict)
 
     def apply_batch(self, batch: Sequence[Positioned], now_us: int = 0) -> BatchOutcome:
-        keys, whole_users = keys_needed(batch)
+        keys, whole_users = keys_needed(batch, self.judge)
+        counters = usage_needed(batch, self.judge) if self.judge else set()
         scored = [p.event for p in batch if isinstance(p.event, (ActionCompleted, ScoreAdjusted))]
         wanted = {(e.user_id, ledger_nonce(e)) for e in scored}
         standings = {k: s for k, s in self.standings.items() if k in keys or k[1] in whole_users}
@@ -38,8 +43,10 @@ class MemoryLedger:
             standings=standings,
             statuses={u: s for u, s in self.statuses.items() if u in {p.event.user_id for p in batch}},
             boards_of_user={u: frozenset(b for b, x in standings if x == u) for u in whole_users},
+            usage={k: v for k, v in self.usage.items() if k in counters},
         )
-        outcome = apply_log(batch, known, now_us)
+        outcome = apply_log(batch, known, now_us, self.judge)
+        self.usage.update(outcome.usage)
         for entry in outcome.accepted:
             self.entries[(entry.user_id, entry.nonce)] = entry
         self.standings.update(outcome.changed)
