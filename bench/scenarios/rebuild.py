@@ -1,6 +1,7 @@
 """rebuild: events per second replayed into empty projections by ``stream_app.rebuild.rebuild``.
 
-The events are produced straight to the actions topic with a tight confluent-kafka loop (linger,
+The events are priced by the load-test catalog and signed as the api signs them (so the replay
+verifies and judges each one, as a real rebuild does), and produced straight to the actions topic with a tight confluent-kafka loop (linger,
 lz4, large batches), after the world's start offsets, then replayed from those offsets into the
 world's own (empty) Postgres database and Redis db. The actions topic is shared with every other
 world on the stack and every live worker reads it, so the scenario waits for other sessions'
@@ -19,9 +20,15 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from tqdm import tqdm
 
-from scoreboard.stack.worlds import isolated_world
+from bench.system import RAISED_LIMITS
+from producer_api.appender import partition_for
 from scoreboard import codec
+from scoreboard.catalog import load_catalog
+from scoreboard.cloudevents import cloud_event_headers
 from scoreboard.events import ActionCompleted
+from scoreboard.settings import Settings
+from scoreboard.signing import SigningKeyring
+from scoreboard.stack.worlds import isolated_world
 from scoreboard.topics import ACTIONS
 from stream_app.rebuild import rebuild
 
@@ -45,23 +52,32 @@ def live_worker_groups(bootstrap: str) -> list[str]:
     return live
 
 
-def produce_events(bootstrap: str, count: int, users: int = 10_000, progress: bool = True) -> float:
-    """Append ``count`` distinct ActionCompleted events; returns the seconds it took."""
+def produce_events(bootstrap: str, keyring: SigningKeyring, count: int, users: int = 10_000,
+                   progress: bool = True) -> float:
+    """Append ``count`` distinct signed ActionCompleted events; returns the seconds it took."""
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
                          "linger.ms": 50, "batch.size": 1_000_000, "compression.type": "lz4",
                          "queue.buffering.max.messages": 1_000_000, "queue.buffering.max.kbytes": 1_048_576,
                          "client.id": "bench-rebuild"})
     run = uuid.uuid4().hex[:6]
     names = [f"rb{i:05d}-{run}" for i in range(users)]
+    catalog = load_catalog(RAISED_LIMITS["SCOREBOARD_ACTIONS_FILE"])
+    action = catalog.actions["win-match"]
+    partitions = len(producer.list_topics(ACTIONS, timeout=10).topics[ACTIONS].partitions)
     started = time.perf_counter()
     at = time.time_ns() // 1000
     bar = tqdm(total=count, unit="ev", desc="produce", disable=not progress, leave=False)
     for i in range(count):
         user = names[i % users]
-        event = ActionCompleted(f"{run}-{i}", user, "win-match", f"n{run}{i}", 100, "bench", at + i)
+        event = ActionCompleted(f"{run}-{i}", user, action.action_id, f"n{run}{i}", action.points, catalog.version,
+                                at + i)
+        key, value = user.encode(), codec.encode(event)
+        partition = partition_for(key, partitions)
+        headers = keyring.sign(ACTIONS, partition, key, value,
+                               cloud_event_headers(event.event_id, "ActionCompleted", "/bench", event.occurred_at_us))
         while True:
             try:
-                producer.produce(ACTIONS, key=user.encode(), value=codec.encode(event))
+                producer.produce(ACTIONS, key=key, value=value, headers=list(headers), partition=partition)
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -84,8 +100,9 @@ def run(events: int, tick: Callable[[str], None], wait_for_workers_s: float = 90
             time.sleep(5)
             live = live_worker_groups(world.kafka_bootstrap)
         measured = REDUCED_EVENTS if live and events > REDUCED_EVENTS else events
-        produce_s = produce_events(world.kafka_bootstrap, measured)
-        report = asyncio.run(rebuild(world.settings(), start_offsets=world.start_offsets, progress=True))
+        settings = Settings.from_env(world.env | RAISED_LIMITS)
+        produce_s = produce_events(world.kafka_bootstrap, settings.event_keyring(), measured)
+        report = asyncio.run(rebuild(settings, start_offsets=world.start_offsets, progress=True))
         with psycopg.connect(world.database_url) as conn:
             row = conn.execute("SELECT count(*) FROM ledger").fetchone()
         result: dict[str, object] = {

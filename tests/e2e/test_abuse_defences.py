@@ -145,7 +145,7 @@ def raw_records_since(bootstrap: str, since: dict[int, int], user: str) -> list[
 def produce_raw(bootstrap: str, records: list[tuple[bytes, bytes, list[tuple[str, bytes]], int]]) -> None:
     producer = Producer({"bootstrap.servers": bootstrap})
     for key, value, headers, partition in records:
-        producer.produce(ACTIONS, key=key, value=value, headers=headers, partition=partition)
+        producer.produce(ACTIONS, key=key, value=value, headers=list(headers), partition=partition)
     assert producer.flush(30) == 0
 
 
