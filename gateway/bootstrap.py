@@ -23,6 +23,7 @@ from gateway.feed import Feed, kafka_consumer
 from gateway.hub import Hub
 from scoreboard.clock import Clock, SystemClock
 from scoreboard.gctuning import collect_less_often
+from scoreboard.kafka_security import aiokafka_config
 from scoreboard.settings import Settings
 from scoreboard.web.health import Health
 from scoreboard.web.metrics import HttpMetrics, MetricsMiddleware
@@ -48,7 +49,8 @@ class GatewayServices:
 
 def build_services(settings: Settings) -> GatewayServices:
     hub = Hub()
-    feed = Feed(kafka_consumer(settings.kafka_bootstrap), hub, settings.change_keyring(),
+    feed = Feed(kafka_consumer(settings.kafka_bootstrap, extra=aiokafka_config(settings)), hub,
+                settings.change_keyring(),
                 sources=frozenset(settings.gateway_sources))
     return GatewayServices(settings, hub, feed, SystemClock())
 

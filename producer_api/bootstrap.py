@@ -44,6 +44,7 @@ from scoreboard.catalog import Catalog, load_catalog
 from scoreboard.clock import Clock, SystemClock
 from scoreboard.errors import ConfigurationError
 from scoreboard.gctuning import collect_less_often
+from scoreboard.kafka_security import librdkafka_config
 from scoreboard.publishing import Publisher
 from scoreboard.settings import Settings
 from scoreboard.tickets import TicketKeyring
@@ -89,7 +90,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     keyring = ticket_keyring(settings)
     catalog = load_catalog(settings.actions_file or None)
     clock = clock or SystemClock()
-    publisher = Publisher(settings.kafka_bootstrap, delivery_timeout_s=settings.produce_timeout_seconds,
+    publisher = Publisher(settings.kafka_bootstrap, extra_config=librdkafka_config(settings),
+                          delivery_timeout_s=settings.produce_timeout_seconds,
                           linger_ms=settings.produce_linger_ms,
                           client_id="scoreboard-api")
     redis = Redis.from_url(settings.redis_url)

@@ -10,14 +10,17 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from projections.migrations import apply_migrations
 from scoreboard.kafka_retry import kafka_error_of, retry_kafka
+from scoreboard.kafka_security import librdkafka_config
+from scoreboard.settings import Settings
 from scoreboard.topics import TOPICS
 
 log = logging.getLogger(__name__)
 
 
-def ensure_topics(bootstrap: str, timeout_s: float = 30.0) -> list[str]:
-    """Create the contract's missing topics; retried through a broker that is still starting."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+def ensure_topics(bootstrap: str, timeout_s: float = 30.0, security: Mapping[str, str] | None = None) -> list[str]:
+    """Create the contract's missing topics; retried through a broker that is still starting.
+    ``security`` is the librdkafka security configuration (``scoreboard.kafka_security``)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, **(security or {})})
     existing = set(retry_kafka(lambda: admin.list_topics(timeout=timeout_s).topics, what="list topics"))
     wanted = [
         NewTopic(spec.name, num_partitions=spec.partitions, replication_factor=-1, config=dict(spec.config))
@@ -45,5 +48,5 @@ def ensure_topics(bootstrap: str, timeout_s: float = 30.0) -> list[str]:
 
 def provision(env: Mapping[str, str]) -> None:
     """Called by ``scoreboard stack up`` once Kafka, Postgres and Redis answer."""
-    ensure_topics(env["SCOREBOARD_KAFKA_BOOTSTRAP"])
+    ensure_topics(env["SCOREBOARD_KAFKA_BOOTSTRAP"], security=librdkafka_config(Settings.from_env(env)))
     apply_migrations(env["SCOREBOARD_DATABASE_URL"])

@@ -49,6 +49,8 @@ class Publisher:
         self._reports: collections.deque[Report] = collections.deque()
         """Filled by delivery callbacks (inside poll or flush), drained by ``_settle_reports``."""
         self._poller: asyncio.Task[None] | None = None
+        self._outstanding: set[asyncio.Future[tuple[int, int]]] = set()
+        """Futures of records awaiting their report, failed together if the producer fails fatally."""
 
     async def publish(self, topic: str, key: str, value: bytes,
                       headers: Sequence[tuple[str, bytes]] = (), partition: int = -1,
@@ -57,6 +59,8 @@ class Publisher:
         -1 lets the producer's partitioner choose from the key."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[int, int]] = loop.create_future()
+        self._outstanding.add(future)
+        future.add_done_callback(self._outstanding.discard)
 
         def delivered(err: KafkaError | None, msg: Message) -> None:
             self._reports.append((future, topic, err, msg))
@@ -86,10 +90,21 @@ class Publisher:
 
     async def _poll_while_outstanding(self) -> None:
         # len(producer): records not yet acknowledged plus reports not yet served
-        while len(self._producer) > 0:
-            served = self._serve()
-            await asyncio.sleep(0 if served else POLL_INTERVAL_S)
-        self._serve()
+        try:
+            while len(self._producer) > 0:
+                served = self._serve()
+                await asyncio.sleep(0 if served else POLL_INTERVAL_S)
+            self._serve()
+        except KafkaException as exc:
+            # A fatal producer error (e.g. not authorised to write) surfaces from poll(), and the
+            # outstanding records get no report: fail their waiters instead of leaving them hanging.
+            self._fail_outstanding(PublishFailed(f"producer failed: {exc}"))
+
+    def _fail_outstanding(self, error: PublishFailed) -> None:
+        for future in list(self._outstanding):
+            if not future.done():
+                future.get_loop().call_soon_threadsafe(_fail, future, error)
+        self._outstanding.clear()
 
     def _serve(self) -> int:
         served: int = self._producer.poll(0)
@@ -136,6 +151,11 @@ class Publisher:
             return True
         except KafkaException:
             return False
+
+
+def _fail(future: asyncio.Future[tuple[int, int]], error: PublishFailed) -> None:
+    if not future.done():
+        future.set_exception(error)
 
 
 def _settle(report: Report) -> None:

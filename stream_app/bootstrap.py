@@ -20,6 +20,7 @@ from scoreboard import logs
 from scoreboard.catalog import load_catalogs
 from scoreboard.clock import SystemClock
 from scoreboard.gctuning import collect_less_often
+from scoreboard.kafka_security import faust_credentials, librdkafka_config
 from scoreboard.policy import Judge
 from scoreboard.publishing import Publisher
 from scoreboard.settings import Settings
@@ -42,6 +43,7 @@ def create_worker_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.worker_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
+        broker_credentials=faust_credentials(settings),
         processing_guarantee="at_least_once",
         value_serializer="raw",
         key_serializer="raw",
@@ -65,7 +67,8 @@ def create_worker_app(settings: Settings) -> faust.App:
     pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
         settings.require_database(), min_size=1, max_size=4, open=False)
     redis = Redis.from_url(settings.redis_url)
-    publisher = Publisher(settings.kafka_bootstrap, delivery_timeout_s=settings.produce_timeout_seconds,
+    publisher = Publisher(settings.kafka_bootstrap, extra_config=librdkafka_config(settings),
+                          delivery_timeout_s=settings.produce_timeout_seconds,
                           linger_ms=settings.produce_linger_ms,
                           client_id=f"{settings.worker_id}-out")
     pipeline = Pipeline(Ledger(pool, judge_of(settings)), Boards(redis, settings.top_n), publisher, SystemClock(),

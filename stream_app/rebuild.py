@@ -19,7 +19,13 @@ from functools import partial
 from typing import Any
 
 import psycopg
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -32,6 +38,7 @@ from scoreboard.clock import SystemClock
 from scoreboard.errors import ScoreboardError
 from scoreboard.gctuning import fewer_collections
 from scoreboard.kafka_retry import end_offsets, group_not_found, retry_kafka
+from scoreboard.kafka_security import librdkafka_config
 from scoreboard.publishing import Publisher
 from scoreboard.settings import Settings
 from scoreboard.topics import ACTIONS
@@ -60,7 +67,7 @@ class RebuildReport:
 
 
 def ensure_workers_stopped(settings: Settings) -> None:
-    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap, **librdkafka_config(settings)})
 
     def describe() -> Any:
         futures = admin.describe_consumer_groups([settings.worker_id], request_timeout=10)
@@ -126,8 +133,10 @@ async def _rebuild(settings: Settings, start_offsets: Mapping[int, int] | None, 
     redis = Redis.from_url(settings.redis_url)
     pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(settings.require_database(), min_size=1,
                                                                      max_size=2, open=False)
-    publisher = Publisher(settings.kafka_bootstrap, client_id="scoreboard-rebuild")
+    publisher = Publisher(settings.kafka_bootstrap, client_id="scoreboard-rebuild",
+                          extra_config=librdkafka_config(settings))
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "scoreboard-rebuild",
+                         **librdkafka_config(settings),
                          "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     started = time.perf_counter()
     try:

@@ -46,9 +46,18 @@ DOCUMENTED_ENV = frozenset(
         "JWT_PUBLIC_KEY_FILE", "JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "TICKET_SECRET",
         "ACTIONS_FILE", "ALLOWED_ORIGINS", "API_HOST", "API_PORT", "GATEWAY_HOST",
         "GATEWAY_PORT", "WORKER_PORT", "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM",
-        "KAFKA_USERNAME", "KAFKA_PASSWORD", "KAFKA_CA_FILE",
+        "KAFKA_USERNAME", "KAFKA_PASSWORD", "KAFKA_CA_FILE", "EVENT_SIGNING_SECRET",
+        "EVENT_SIGNING_OLD_SECRETS", "CHANGE_SIGNING_SECRET", "CHANGE_SIGNING_OLD_SECRETS",
     )
 )
+# The record signing keys each role holds (docs/security.md): whoever holds a key can sign
+# records of that kind, so no role gets a key it does not use.
+SIGNING_KEYS = {
+    "api": {"SCOREBOARD_EVENT_SIGNING_SECRET"},
+    "worker": {"SCOREBOARD_EVENT_SIGNING_SECRET", "SCOREBOARD_CHANGE_SIGNING_SECRET"},
+    "gateway": {"SCOREBOARD_CHANGE_SIGNING_SECRET"},
+    "provision": set(),
+}
 REQUIRED_ENV = frozenset(
     {"SCOREBOARD_KAFKA_BOOTSTRAP", "SCOREBOARD_DATABASE_URL", "SCOREBOARD_REDIS_URL",
      "SCOREBOARD_TICKET_SECRET"}
@@ -351,6 +360,16 @@ def test_compose_secrets_are_required_variables_never_literals(compose: Compose)
             if url in env:
                 password = _url_password(env[url])
                 assert REQUIRED_VARIABLE.match(password), (name, url, password)
+
+
+def _signing_keys(env: dict[str, str]) -> set[str]:
+    return {key for key in env if key.endswith("_SIGNING_SECRET")}
+
+
+def test_compose_roles_get_only_their_signing_keys(compose: Compose) -> None:
+    """api gets the event key, gateway the change key, workers both, provision none."""
+    for role, keys in SIGNING_KEYS.items():
+        assert _signing_keys(_compose_env(compose["services"][role])) == keys, role
 
 
 def test_compose_redis_requires_the_password_the_roles_use(compose: Compose) -> None:
@@ -803,5 +822,24 @@ def test_k8s_kafka_brokers_accept_the_app_on_the_scram_listener(k8s: Manifests) 
 
 def test_k8s_redis_url_carries_a_password(k8s: Manifests) -> None:
     """The Secret template's Redis URL has a (placeholder) password: Redis must require one."""
-    (secret,) = _objects(k8s, "Secret").values()
+    secret = _objects(k8s, "Secret")["scoreboard-secrets"]
     assert "REPLACE_ME" in _url_password(secret["stringData"]["SCOREBOARD_REDIS_URL"])
+
+
+def test_k8s_roles_get_only_their_signing_keys_from_their_own_secret(k8s: Manifests) -> None:
+    """Signing keys come per container from the scoreboard-signing Secret, never through envFrom:
+    api the event key, gateway the change key, workers both, provision init containers none."""
+    secrets = _objects(k8s, "Secret")
+    signing = secrets["scoreboard-signing"]["stringData"]
+    assert set(signing) == SIGNING_KEYS["worker"]
+    for secret in secrets.values():
+        if secret["metadata"]["name"] != "scoreboard-signing":
+            assert not _signing_keys(secret["stringData"]), secret["metadata"]["name"]
+    for role, deployment in _app_deployments(k8s):
+        (container,) = _containers(deployment)
+        (init,) = _init_containers(deployment)
+        assert _signing_keys(_k8s_env(k8s, container)) == SIGNING_KEYS[role], role
+        assert not _signing_keys(_k8s_env(k8s, init)), role
+        for key in SIGNING_KEYS[role]:
+            assert _env_item(container, key)["valueFrom"]["secretKeyRef"] == {
+                "name": "scoreboard-signing", "key": key}, (role, key)

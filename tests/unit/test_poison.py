@@ -274,3 +274,41 @@ def test_the_worker_counts_poison_records_under_the_documented_metric_name() -> 
     metrics = WorkerMetrics()
     metrics.poison.inc()
     assert b"scoreboard_worker_poison_records_total 1.0" in generate_latest(metrics.registry)
+
+
+class FakeWeb:
+    def json(self, value: dict[str, Any], status: int = 200) -> tuple[int, dict[str, Any]]:
+        return status, value
+
+
+class FakeApp:
+    """Collects the pages ``attach_endpoints`` registers (Faust's ``app.page`` decorator)."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, Any] = {}
+
+    def page(self, path: str) -> Any:
+        def register(handler: Any) -> Any:
+            self.pages[path] = handler
+            return handler
+        return register
+
+
+def test_readyz_answers_503_while_the_batch_in_hand_is_retried_after_a_transient_failure() -> None:
+    from stream_app.observability import attach_endpoints
+
+    async def answering() -> bool:
+        return True
+
+    metrics, app = WorkerMetrics(), FakeApp()
+    attach_endpoints(app, metrics, {"redis": answering})  # type: ignore[arg-type]
+
+    def readyz() -> tuple[int, dict[str, Any]]:
+        answer: tuple[int, dict[str, Any]] = asyncio.run(app.pages["/readyz"](FakeWeb(), None))
+        return answer
+
+    assert readyz() == (200, {"status": "ready", "checks": {"redis": "ok", "batches": "ok"}})
+    metrics.health.failed(redis.exceptions.ResponseError("OOM command not allowed"))
+    assert readyz() == (503, {"status": "unavailable", "checks": {"redis": "ok", "batches": "retrying"}})
+    metrics.health.succeeded()
+    assert readyz()[0] == 200
