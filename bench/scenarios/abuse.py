@@ -53,8 +53,9 @@ REJECTED_TOPIC = "scoreboard.rejected.v1"
 FARM_ACTION = "win-match"
 TICKET_ACTION = "boss-fight"
 JSON_HEADERS = {"Content-Type": "application/json"}
-NOT_BEFORE_MARGIN_S = 1.2
-"""A ticket's ``not_before`` is given in whole seconds (truncated): wait this much past it."""
+NOT_BEFORE_MARGIN_S = 0.05
+"""Wait this much past a ticket's ``not_before`` (milliseconds; before 2026-11-30 it was truncated to
+whole seconds and the margin was 1.2 s)."""
 
 
 @dataclass(frozen=True)
