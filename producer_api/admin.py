@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from producer_api.appender import ActionLog
 from producer_api.bodies import Field, read_json_body, validate
 from producer_api.idempotency import Claim, IdempotencyStore, Remembered, event_id_for
-from producer_api.appender import ActionLog
 from producer_api.routes import command_principal, idempotency_key, services
 from scoreboard.auth import Principal
 from scoreboard.clock import Clock

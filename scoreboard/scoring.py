@@ -24,7 +24,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from scoreboard.boards import boards_for
-from scoreboard.policy import Judge, Usage, UsageKey
 from scoreboard.events import (
     ActionCompleted,
     LogEvent,
@@ -33,6 +32,7 @@ from scoreboard.events import (
     UserBanned,
     UserUnbanned,
 )
+from scoreboard.policy import Judge, Usage, UsageKey
 
 INT64_MAX = (1 << 63) - 1
 ADJUSTMENT = "adjustment"

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from projections.ledger import AppliedBatch, Ledger
 from projections.ranking import Boards, BoardUpdate
-from stream_app.chaos import CrashPlan
 from scoreboard import codec
 from scoreboard.clock import Clock
 from scoreboard.cloudevents import cloud_event_headers
@@ -38,6 +37,7 @@ from scoreboard.publishing import Publisher
 from scoreboard.scoring import BatchOutcome, BoardUser, Positioned, Rejection, Standing
 from scoreboard.signing import ANY_PARTITION, SignatureInvalid, SigningKeyring
 from scoreboard.topics import ACTIONS, LEADERBOARD_CHANGES, REJECTED, SCORE_CHANGES
+from stream_app.chaos import CrashPlan
 
 log = logging.getLogger(__name__)
 LOG_EVENTS = (ActionCompleted, ScoreAdjusted, UserBanned, UserUnbanned)
@@ -211,12 +211,12 @@ class Pipeline:
         try:
             event = codec.decode(record.value or b"")
             event_id = printable(str(getattr(event, "event_id", "")).encode())
-        except Exception:  # noqa: BLE001 - undecodable poison is still set aside, without an event id
-            pass
+        except Exception as exc:  # noqa: BLE001 - undecodable poison is still set aside, without an event id
+            log.debug("poison record p%d@%d does not decode: %r", record.partition, record.offset, exc)
         rejection = Rejection(event_id, printable(record.key), reason, record.partition, record.offset, now)
         try:
             await self._ledger.record_poison(rejection)
-        except Exception:  # noqa: BLE001 - best effort: the rejected topic is the record of it
+        except Exception:  # best effort: the rejected topic is the record of it
             log.exception("could not keep poison record p%d@%d in the rejections table",
                           record.partition, record.offset)
         if announce:

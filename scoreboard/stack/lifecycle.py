@@ -18,11 +18,26 @@ from pathlib import Path
 
 from scoreboard.stack.envfile import read_env_file, write_env_file
 from scoreboard.stack.errors import StackError
-from scoreboard.stack.kafka import BOOTSTRAP_VARIABLE, ensure_kafka, kafka_status, stop_kafka
+from scoreboard.stack.kafka import (
+    BOOTSTRAP_VARIABLE,
+    ensure_kafka,
+    kafka_status,
+    stop_kafka,
+)
 from scoreboard.stack.paths import StackPaths, resolve_paths
-from scoreboard.stack.postgres import DATABASE_URL_VARIABLE, ensure_postgres, postgres_status, stop_postgres
+from scoreboard.stack.postgres import (
+    DATABASE_URL_VARIABLE,
+    ensure_postgres,
+    postgres_status,
+    stop_postgres,
+)
 from scoreboard.stack.progress import announce
-from scoreboard.stack.redis import REDIS_URL_VARIABLE, ensure_redis, redis_status, stop_redis
+from scoreboard.stack.redis import (
+    REDIS_URL_VARIABLE,
+    ensure_redis,
+    redis_status,
+    stop_redis,
+)
 from scoreboard.stack.secrets import (
     CHANGE_SIGNING_SECRET,
     EVENT_SIGNING_SECRET,

@@ -16,6 +16,7 @@ from confluent_kafka.admin import AdminClient
 
 from scoreboard.clock import to_micros
 from scoreboard.kafka_retry import retry_kafka
+from scoreboard.stack.worlds import World, isolated_world, topic_ends
 from scoreboard.topics import ACTIONS, LEADERBOARD_CHANGES
 from stream_app.chaos import STAGES
 from tests.support.inspect import (
@@ -28,7 +29,6 @@ from tests.support.polling import wait_until
 from tests.support.processes import LOAD_ENV, Process, System, free_port
 from tests.support.reference import Reference
 from tests.support.workload import actions_with_duplicates, produce
-from scoreboard.stack.worlds import World, isolated_world, topic_ends
 
 pytestmark = pytest.mark.e2e
 CHUNK = 50

@@ -18,12 +18,12 @@ import redis
 from scoreboard.boards import daily_id, weekly_id
 from scoreboard.clock import to_micros
 from scoreboard.events import LogEvent, UserBanned
+from scoreboard.stack.worlds import World
 from tests.support.client import ApiClient
 from tests.support.inspect import redis_order
 from tests.support.polling import wait_until
 from tests.support.processes import System
 from tests.support.workload import action, produce
-from scoreboard.stack.worlds import World
 
 pytestmark = pytest.mark.e2e
 SECOND = 1_000_000

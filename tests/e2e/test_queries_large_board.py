@@ -16,10 +16,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from projections.standings import Standings
 from scoreboard.scoring import Standing, rank_order
-from tests.support.polling import wait_until
-from tests.support.processes import LOAD_ENV, System, wait_ready
-from tests.support.processes import free_port
 from scoreboard.stack.worlds import isolated_world
+from tests.support.polling import wait_until
+from tests.support.processes import LOAD_ENV, System, free_port, wait_ready
 
 pytestmark = pytest.mark.e2e
 USERS = 100_000

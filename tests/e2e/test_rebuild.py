@@ -14,13 +14,13 @@ from scoreboard.catalog import DEFAULT_CATALOG, load_catalog
 from scoreboard.clock import to_micros
 from scoreboard.events import ActionCompleted, LogEvent
 from scoreboard.settings import Settings
+from scoreboard.stack.worlds import isolated_world
 from stream_app.rebuild import rebuild
 from tests.support.inspect import ledger_count, redis_order
 from tests.support.polling import wait_until
 from tests.support.processes import LOAD_ENV, System
 from tests.support.reference import Reference
 from tests.support.workload import mixed_log, produce
-from scoreboard.stack.worlds import isolated_world
 
 pytestmark = pytest.mark.e2e
 SHIPPED = load_catalog(DEFAULT_CATALOG)

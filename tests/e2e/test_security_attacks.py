@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 import jwt
@@ -19,7 +19,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from scoreboard import tickets
 from scoreboard.tickets import Ticket, TicketKeyring
-from tests.support.attacker import Caller, assert_problem, tampered_payload, tampered_signature, unsigned
+from tests.support.attacker import (
+    Caller,
+    assert_problem,
+    tampered_payload,
+    tampered_signature,
+    unsigned,
+)
 from tests.support.polling import wait_until
 from tests.support.processes import System, running_system
 from tests.support.topic_reader import records_since, topic_ends

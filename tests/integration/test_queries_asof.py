@@ -17,7 +17,13 @@ from projections.asof import LedgerAsOf
 from projections.ledger import ENTRY_COLUMNS
 from projections.standings import Standings
 from scoreboard.clock import to_micros
-from scoreboard.events import ActionCompleted, LogEvent, ScoreAdjusted, UserBanned, UserUnbanned
+from scoreboard.events import (
+    ActionCompleted,
+    LogEvent,
+    ScoreAdjusted,
+    UserBanned,
+    UserUnbanned,
+)
 from scoreboard.scoring import BatchOutcome, Known, Positioned, apply_log, rank_order
 from scoreboard.stack.worlds import World, isolated_world
 

@@ -6,7 +6,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from scoreboard.boards import boards_for
-from scoreboard.events import ActionCompleted, LogEvent, ScoreAdjusted, UserBanned, UserUnbanned
+from scoreboard.events import (
+    ActionCompleted,
+    LogEvent,
+    ScoreAdjusted,
+    UserBanned,
+    UserUnbanned,
+)
 from scoreboard.scoring import Standing, rank_order
 
 

@@ -11,7 +11,13 @@ from pathlib import Path
 
 from producer_api.appender import ActionLog
 from scoreboard.catalog import load_catalog
-from scoreboard.events import ActionCompleted, LogEvent, ScoreAdjusted, UserBanned, UserUnbanned
+from scoreboard.events import (
+    ActionCompleted,
+    LogEvent,
+    ScoreAdjusted,
+    UserBanned,
+    UserUnbanned,
+)
 from scoreboard.publishing import Publisher
 from scoreboard.settings import Settings
 from scoreboard.signing import SigningKeyring

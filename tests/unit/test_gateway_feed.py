@@ -7,11 +7,17 @@ import contextlib
 from collections.abc import Callable
 
 from gateway.feed import Feed
-from scoreboard.signing import SigningKeyring
 from gateway.hub import Hub
 from scoreboard import codec
 from scoreboard.events import BoardEntry, LeaderboardChanged
-from tests.support.gateway_fakes import CHANGE_KEYRING, Record, ScriptedConsumer, consumers_from, signed
+from scoreboard.signing import SigningKeyring
+from tests.support.gateway_fakes import (
+    CHANGE_KEYRING,
+    Record,
+    ScriptedConsumer,
+    consumers_from,
+    signed,
+)
 from tests.support.polling import wait_until_async
 
 

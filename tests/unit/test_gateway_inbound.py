@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from gateway.inbound import MAX_INBOUND_BYTES, FrameLimiter, Invalid, Ping, Resume, Violation, parse_frame
+from gateway.inbound import (
+    MAX_INBOUND_BYTES,
+    FrameLimiter,
+    Invalid,
+    Ping,
+    Resume,
+    Violation,
+    parse_frame,
+)
 
 
 def test_resume_and_ping_are_understood() -> None:

@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoreboard.clock import to_micros
-from scoreboard.events import ActionCompleted, LogEvent, ScoreAdjusted, UserBanned, UserUnbanned
+from scoreboard.events import (
+    ActionCompleted,
+    LogEvent,
+    ScoreAdjusted,
+    UserBanned,
+    UserUnbanned,
+)
 from scoreboard.scoring import Positioned, Standing, rank_order
 from tests.support.memory_ledger import MemoryLedger
 from tests.support.reference import Reference

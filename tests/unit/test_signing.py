@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from scoreboard.errors import ConfigurationError
-from scoreboard.signing import KEY_ID_HEADER, SIGNATURE_HEADER, SignatureInvalid, SigningKeyring
+from scoreboard.signing import (
+    KEY_ID_HEADER,
+    SIGNATURE_HEADER,
+    SignatureInvalid,
+    SigningKeyring,
+)
 
 SECRET = "a" * 32
 HEADERS = [("ce_id", b"e1"), ("ce_type", b"scoreboard.ActionCompleted.v1"), ("ce_source", b"/api"),
