@@ -17,7 +17,10 @@ ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
 COPY . .
-RUN pip install --upgrade pip setuptools \
+# Only what production runs: the development tools (local stack, benchmark, test kit) and the tests
+# stay out of the image; `scoreboard stack` and `scoreboard bench` are then simply absent.
+RUN rm -rf devstack bench testkit tests \
+    && pip install --upgrade pip setuptools \
     && pip install .
 
 

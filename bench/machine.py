@@ -62,6 +62,6 @@ def _cpu_model() -> str:
 
 
 def _kafka_version() -> str:
-    from scoreboard.stack import kafka_dist
+    from devstack import kafka_dist
 
     return str(getattr(kafka_dist, "KAFKA_VERSION", "4.x"))

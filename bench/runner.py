@@ -79,7 +79,7 @@ def _run_e2e(quick: bool) -> dict[str, Any]:
         bar.refresh()
     found: dict[str, Any] = {"e2e": e2e.run(plan, tick)}
     bar.close()
-    from scoreboard.stack.worlds import isolated_world
+    from devstack.worlds import isolated_world
 
     bar = _bar("kafka_roundtrip at 500/s", plan.seconds)
     with isolated_world() as world:

@@ -12,9 +12,9 @@ from pathlib import Path
 from bench.matching import decode_frames
 from bench.processes import Services, wait_ready
 from bench.wire import HttpPoster, WebSocketReader
-from scoreboard.auth import mint_token
-from scoreboard.stack.ports import free_port
-from scoreboard.stack.worlds import World
+from devstack.ports import free_port
+from devstack.worlds import World
+from scoreboard.adapters.auth import mint_token
 
 LOAD_TEST_CATALOG = Path(__file__).resolve().parents[1] / "scoreboard" / "catalogs" / "load-test.toml"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scoreboard.auth import mint_token
+from scoreboard.adapters.auth import mint_token
 from scoreboard.settings import Settings
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from gateway.hub import Hub
-from scoreboard import boards
-from scoreboard.clock import Clock
+from scoreboard.domain import boards
+from scoreboard.domain.clock import Clock
 from scoreboard.settings import Settings
 
 CLOSE_POLICY = 1008

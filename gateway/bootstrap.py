@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import FrameType
 
@@ -21,30 +20,18 @@ from starlette.staticfiles import StaticFiles
 from gateway import push
 from gateway.feed import Feed, kafka_consumer
 from gateway.hub import Hub
-from scoreboard.clock import Clock, SystemClock
-from scoreboard.gctuning import collect_less_often
-from scoreboard.kafka_security import aiokafka_config
+from gateway.services import GatewayServices
+from scoreboard.adapters.kafka_security import aiokafka_config
+from scoreboard.adapters.web.health import Health
+from scoreboard.adapters.web.metrics import HttpMetrics, MetricsMiddleware
+from scoreboard.adapters.web.problems import EXCEPTION_HANDLERS
+from scoreboard.domain.clock import SystemClock
+from scoreboard.runtime.gctuning import collect_less_often
 from scoreboard.settings import Settings
-from scoreboard.web.health import Health
-from scoreboard.web.metrics import HttpMetrics, MetricsMiddleware
-from scoreboard.web.problems import EXCEPTION_HANDLERS
 
 STATIC = Path(__file__).resolve().parent / "static"
 # The server drops larger frames (1009) before the app reads them; the app's own limit is smaller.
 WS_MAX_FRAME_BYTES = 16 * 1024
-
-
-@dataclass
-class GatewayServices:
-    settings: Settings
-    hub: Hub
-    feed: Feed
-    clock: Clock
-    observe_push: Callable[[float], None] | None = None
-    """Records the seconds from a board change (the worker's clock) to a frame sent."""
-    going_away: asyncio.Event = field(default_factory=asyncio.Event)
-    """Set on SIGTERM: every socket closes with 1001 and every event stream ends, before uvicorn's
-    own shutdown would close them with 1012."""
 
 
 def build_services(settings: Settings) -> GatewayServices:

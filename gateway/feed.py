@@ -1,7 +1,7 @@
 """Tails ``scoreboard.leaderboard-changes.v1`` into the hub: every partition, from the beginning,
 without a consumer group, so every gateway instance holds the whole latest state by itself.
 
-Only records a worker signed (the change signing key, ``scoreboard.signing``) are trusted: anyone
+Only records a worker signed (the change signing key, ``scoreboard.domain.signing``) are trusted: anyone
 who can write to the topic could otherwise push any board, or a huge version the gateway would keep."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from gateway.hub import BoardState, Hub
-from scoreboard import codec
-from scoreboard.errors import DecodeError
-from scoreboard.events import LeaderboardChanged
-from scoreboard.signing import ANY_PARTITION, SignatureInvalid, SigningKeyring
-from scoreboard.topics import LEADERBOARD_CHANGES
+from scoreboard.adapters import codec
+from scoreboard.domain.errors import DecodeError
+from scoreboard.domain.events import LeaderboardChanged
+from scoreboard.domain.signing import ANY_PARTITION, SignatureInvalid, SigningKeyring
+from scoreboard.domain.topics import LEADERBOARD_CHANGES
 
 log = logging.getLogger(__name__)
 FIRST_RETRY_S = 0.5
@@ -38,7 +38,7 @@ class ChangeConsumer(Protocol):
 
 
 def kafka_consumer(bootstrap: str, extra: Mapping[str, Any] | None = None) -> Callable[[], ChangeConsumer]:
-    """``extra``: more AIOKafkaConsumer arguments, e.g. scoreboard.kafka_security.aiokafka_config."""
+    """``extra``: more AIOKafkaConsumer arguments, e.g. scoreboard.adapters.kafka_security.aiokafka_config."""
     def build() -> ChangeConsumer:
         # Without a group id, a subscription gets every partition and starts from the earliest offset.
         consumer: ChangeConsumer = AIOKafkaConsumer(

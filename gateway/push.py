@@ -24,10 +24,10 @@ from gateway import admission
 from gateway.inbound import FrameLimiter, Invalid, Ping, Resume, Violation, parse_frame
 from gateway.sse import EventStreamResponse
 from gateway.stream import BoardStream, Push
-from scoreboard.web.problems import Problem
+from scoreboard.adapters.web.problems import Problem
 
 if TYPE_CHECKING:
-    from gateway.bootstrap import GatewayServices
+    from gateway.services import GatewayServices
 
 log = logging.getLogger(__name__)
 

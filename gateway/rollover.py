@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from scoreboard.clock import to_micros
+from scoreboard.domain.clock import to_micros
 
 ALIASES = ("daily", "weekly")
 

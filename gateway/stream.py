@@ -13,8 +13,8 @@ from typing import Literal
 
 from gateway.hub import BoardState, Hub
 from gateway.rollover import next_rollover_us
-from scoreboard import boards
-from scoreboard.clock import Clock
+from scoreboard.domain import boards
+from scoreboard.domain.clock import Clock
 
 PushKind = Literal["snapshot", "update", "heartbeat"]
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import zlib
 
-from scoreboard import codec
-from scoreboard.cloudevents import cloud_event_headers
-from scoreboard.events import LogEvent
-from scoreboard.publishing import Publisher
-from scoreboard.signing import SigningKeyring
-from scoreboard.topics import ACTIONS
+from scoreboard.adapters import codec
+from scoreboard.adapters.cloudevents import cloud_event_headers
+from scoreboard.adapters.publishing import Publisher
+from scoreboard.domain.events import LogEvent
+from scoreboard.domain.signing import SigningKeyring
+from scoreboard.domain.topics import ACTIONS
 
 API_SOURCE = "/scoreboard/producer_api"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 
-from scoreboard.web.problems import Problem
+from scoreboard.adapters.web.problems import Problem
 
 
 @dataclass(frozen=True)

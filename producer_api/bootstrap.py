@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
@@ -22,8 +21,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from producer_api import admin, query_routes, routes
-from producer_api.admin import AdminCommands
+from producer_api import admin_routes, query_routes, routes
+from producer_api.admin_commands import AdminCommands
 from producer_api.appender import ActionLog
 from producer_api.completions import CompletionGuard
 from producer_api.hotpath import HotRoute
@@ -32,49 +31,26 @@ from producer_api.ingest import CompleteAction
 from producer_api.openapi import openapi_document
 from producer_api.queries import LeaderboardQueries
 from producer_api.ratelimit import Bucket, ClientIpLimit, RateLimiter
-from producer_api.tickets import StartAction
+from producer_api.services import Services
+from producer_api.start_action import StartAction
 from producer_api.visibility import VisibilityWait
 from projections.history import History
-from projections.ranking import Boards
+from projections.ranking import RedisBoards
 from projections.repair import BoardRepair
 from projections.standings import Standings
-from scoreboard.auth import TokenVerifier
-from scoreboard.autopipe import AutoPipeline
-from scoreboard.catalog import Catalog, load_catalog
-from scoreboard.clock import Clock, SystemClock
-from scoreboard.errors import ConfigurationError
-from scoreboard.gctuning import collect_less_often
-from scoreboard.kafka_security import librdkafka_config
-from scoreboard.publishing import Publisher
+from scoreboard.adapters.auth import TokenVerifier
+from scoreboard.adapters.autopipe import AutoPipeline
+from scoreboard.adapters.kafka_security import librdkafka_config
+from scoreboard.adapters.publishing import Publisher
+from scoreboard.adapters.web.health import Health
+from scoreboard.adapters.web.metrics import HttpMetrics, MetricsMiddleware
+from scoreboard.adapters.web.problems import EXCEPTION_HANDLERS
+from scoreboard.domain.catalog import load_catalog
+from scoreboard.domain.clock import Clock, SystemClock
+from scoreboard.domain.errors import ConfigurationError
+from scoreboard.domain.ticket_tokens import TicketKeyring
+from scoreboard.runtime.gctuning import collect_less_often
 from scoreboard.settings import Settings
-from scoreboard.tickets import TicketKeyring
-from scoreboard.web.health import Health
-from scoreboard.web.metrics import HttpMetrics, MetricsMiddleware
-from scoreboard.web.problems import EXCEPTION_HANDLERS
-
-
-@dataclass
-class Services:
-    settings: Settings
-    verifier: TokenVerifier
-    catalog: Catalog
-    clock: Clock
-    publisher: Publisher
-    redis: Redis
-    calls: AutoPipeline
-    """The hot path's Redis commands (rate limits, idempotency, guards), auto-pipelined."""
-    pool: AsyncConnectionPool[AsyncConnection]
-    boards: Boards
-    limiter: RateLimiter
-    user_bucket: Bucket
-    ip_bucket: Bucket
-    start: StartAction
-    complete: CompleteAction
-    admin: AdminCommands
-    queries: LeaderboardQueries
-    repair: BoardRepair
-    history: History
-    visibility: VisibilityWait
 
 
 def ticket_keyring(settings: Settings) -> TicketKeyring:
@@ -106,7 +82,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         return IdempotencyStore(calls, scope=scope, lease_seconds=settings.idempotency_lease_seconds,
                                 wait_seconds=settings.idempotency_wait_seconds)
 
-    boards = Boards(redis, settings.top_n)
+    boards = RedisBoards(redis, settings.top_n)
     standings = Standings(pool)
     repair = BoardRepair(pool, redis, boards, standings, clock)
     return Services(
@@ -185,9 +161,9 @@ def create_app(services: Services) -> HotRoute:
             Route("/v1/leaderboards/{board}/users/{user_id}/around", query_routes.get_around, methods=["GET"]),
             Route("/v1/me", query_routes.get_me, methods=["GET"]),
             Route("/v1/users/{user_id}/history", query_routes.get_history, methods=["GET"]),
-            Route("/v1/admin/users/{user_id}/adjustments", admin.adjust_score, methods=["POST"]),
-            Route("/v1/admin/users/{user_id}/ban", admin.ban_user, methods=["POST"]),
-            Route("/v1/admin/users/{user_id}/unban", admin.unban_user, methods=["POST"]),
+            Route("/v1/admin/users/{user_id}/adjustments", admin_routes.adjust_score, methods=["POST"]),
+            Route("/v1/admin/users/{user_id}/ban", admin_routes.ban_user, methods=["POST"]),
+            Route("/v1/admin/users/{user_id}/unban", admin_routes.unban_user, methods=["POST"]),
             Route("/healthz", health.healthz, methods=["GET"]),
             Route("/readyz", health.readyz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scoreboard.autopipe import AutoPipeline, Script
-from scoreboard.catalog import Action, Limits
-from scoreboard.clock import to_datetime
+from scoreboard.adapters.autopipe import AutoPipeline, Script
+from scoreboard.domain.catalog import Action, Limits
+from scoreboard.domain.clock import to_datetime
 
 # KEYS: ticket, cooldown, cap, budget hour, budget day, open tickets.
 # ARGV: owner, ticket ttl s (0 = no ticket), cooldown ms, cap, cap ttl s, points, hour budget, day budget,

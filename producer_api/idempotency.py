@@ -23,7 +23,7 @@ from enum import Enum
 
 from redis.exceptions import RedisError
 
-from scoreboard.autopipe import AutoPipeline, Script
+from scoreboard.adapters.autopipe import AutoPipeline, Script
 
 KEY_FORMAT = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 _NAMESPACE = uuid.UUID("6f1b7d4e-2a51-4c1e-9a43-5b0e5c2f7d10")

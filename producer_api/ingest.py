@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from producer_api.appender import API_SOURCE, ActionLog
 from producer_api.completions import CompletionGuard, Reservation
 from producer_api.idempotency import Claim, IdempotencyStore, Remembered, event_id_for
-from scoreboard import tickets
-from scoreboard.auth import Principal
-from scoreboard.catalog import Action, Catalog
-from scoreboard.clock import Clock
-from scoreboard.events import ActionCompleted
-from scoreboard.tickets import TicketKeyring, TicketRejected
-from scoreboard.web.problems import Problem
+from scoreboard.adapters.auth import Principal
+from scoreboard.adapters.web.problems import Problem
+from scoreboard.domain import ticket_tokens as tickets
+from scoreboard.domain.catalog import Action, Catalog
+from scoreboard.domain.clock import Clock
+from scoreboard.domain.events import ActionCompleted
+from scoreboard.domain.ticket_tokens import TicketKeyring, TicketRejected
 
 __all__ = ["API_SOURCE", "CompleteAction", "Receipt", "resolve_action", "ticket_problem"]
 

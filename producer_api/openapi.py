@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from producer_api.admin import MAX_DELTA
+from producer_api.admin_commands import MAX_DELTA
 from producer_api.idempotency import KEY_FORMAT
 from producer_api.query_routes import MAX_OFFSET, MAX_RADIUS
 from producer_api.visibility import MAX_WAIT_SECONDS
-from scoreboard.catalog import Catalog
+from scoreboard.domain.catalog import Catalog
 
 Schema = dict[str, Any]
 

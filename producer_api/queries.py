@@ -18,10 +18,10 @@ from redis.exceptions import RedisError
 
 from projections.asof import LedgerAsOf
 from projections.pages import Page, Placement
-from projections.ranking import BoardIncomplete, Boards
+from projections.ranking import BoardIncomplete, RedisBoards
 from projections.repair import MARKED, MISSING, BoardRepair
 from projections.standings import Standings
-from scoreboard.events import BoardEntry
+from scoreboard.domain.events import BoardEntry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,7 +38,7 @@ class Sourced(Generic[T]):
 
 
 class LeaderboardQueries:
-    def __init__(self, boards: Boards, standings: Standings, repair: BoardRepair,
+    def __init__(self, boards: RedisBoards, standings: Standings, repair: BoardRepair,
                  pool: AsyncConnectionPool[AsyncConnection]) -> None:
         self._boards = boards
         self._standings = standings

@@ -19,10 +19,10 @@ from producer_api.queries import Sourced
 from producer_api.routes import authenticate, int_param, services
 from projections.history import HistoryEntry, Position, recent_rejections
 from projections.pages import Page, Placement
-from scoreboard import boards
-from scoreboard.clock import to_datetime, to_micros
-from scoreboard.events import BoardEntry
-from scoreboard.web.problems import Problem
+from scoreboard.adapters.web.problems import Problem
+from scoreboard.domain import boards
+from scoreboard.domain.clock import to_datetime, to_micros
+from scoreboard.domain.events import BoardEntry
 
 MAX_OFFSET = 10_000_000
 MAX_RADIUS = 50

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from scoreboard.autopipe import AutoPipeline, Script
-from scoreboard.web.problems import Problem, problem_response
+from scoreboard.adapters.autopipe import AutoPipeline, Script
+from scoreboard.adapters.web.problems import Problem, problem_response
 
 log = logging.getLogger(__name__)
 

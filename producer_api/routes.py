@@ -16,12 +16,12 @@ from starlette.responses import JSONResponse, Response
 from producer_api.bodies import Field, read_json_body, validate
 from producer_api.idempotency import KEY_FORMAT
 from producer_api.visibility import preferred_wait
-from scoreboard.auth import AuthError, Principal
-from scoreboard.errors import DependencyUnavailable
-from scoreboard.web.problems import Problem, problem_response
+from scoreboard.adapters.auth import AuthError, Principal
+from scoreboard.adapters.web.problems import Problem, problem_response
+from scoreboard.domain.errors import DependencyUnavailable
 
 if TYPE_CHECKING:
-    from producer_api.bootstrap import Services
+    from producer_api.services import Services
 
 log = logging.getLogger(__name__)
 COMPLETE_BODY = {"ticket": Field(str, required=False, low=1, high=1024)}

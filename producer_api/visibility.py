@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from projections.ranking import Boards
-from scoreboard.boards import boards_for
+from projections.ranking import RedisBoards
+from scoreboard.domain.boards import boards_for
 
 MAX_WAIT_SECONDS = 10
 PENDING, REJECTED = "pending", "rejected"
@@ -48,7 +48,7 @@ class Fate:
 
 
 class VisibilityWait:
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection], boards: Boards, poll_s: float = 0.025) -> None:
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection], boards: RedisBoards, poll_s: float = 0.025) -> None:
         self._pool = pool
         self._boards = boards
         self._poll_s = poll_s

@@ -20,8 +20,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from projections.pages import Page, Placement
 from projections.standings import ranked_page, ranked_placement, snapshot
-from scoreboard.boards import GLOBAL
-from scoreboard.clock import to_micros
+from scoreboard.domain.boards import GLOBAL
+from scoreboard.domain.clock import to_micros
 
 _NEVER = (-(1 << 63), (1 << 63) - 1)
 _AS_OF = """

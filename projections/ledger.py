@@ -10,9 +10,9 @@ from typing import Any
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
-from scoreboard.events import ActionCompleted, ScoreAdjusted
-from scoreboard.policy import Judge, Usage, UsageKey
-from scoreboard.scoring import (
+from scoreboard.domain.events import ActionCompleted, ScoreAdjusted
+from scoreboard.domain.policy import Judge, Usage, UsageKey
+from scoreboard.domain.scoring import (
     BatchOutcome,
     BoardUser,
     Known,

@@ -1,6 +1,6 @@
 """What a board read answers, whichever projection answers it: Redis, Postgres standings or the ledger.
 
-Every reader ranks the same way (``scoreboard.scoring.rank_order``): score descending, then who
+Every reader ranks the same way (``scoreboard.domain.scoring.rank_order``): score descending, then who
 reached that score first, then user id in descending byte order. Only visible (not banned) users
 are ranked.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from scoreboard.events import BoardEntry
+from scoreboard.domain.events import BoardEntry
 
 
 @dataclass(frozen=True)

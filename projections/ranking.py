@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from projections.pages import Page, Placement
-from scoreboard.boards import UnknownBoard, resolve
-from scoreboard.events import BoardEntry
-from scoreboard.scoring import Standing
+from scoreboard.domain.boards import UnknownBoard, resolve
+from scoreboard.domain.events import BoardEntry
+from scoreboard.domain.scoring import Standing
 
 _MAX_US = (1 << 63) - 1
 
@@ -161,7 +161,7 @@ def _entries(encoded: str) -> tuple[BoardEntry, ...]:
     )
 
 
-class Boards:
+class RedisBoards:
     """Redis adapter for the boards; reads and the atomic write."""
 
     def __init__(self, redis: Redis, top_n: int = 10) -> None:

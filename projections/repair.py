@@ -5,9 +5,9 @@ worker then re-creates it one user at a time as actions arrive, so a partial ZSE
 one. A board is therefore trusted only once it is *known complete*: a marker key ``sb:{b}:complete``,
 set when Redis tracks (holds a seq for) at least as many users as Postgres has standings for the
 board. The marker lives and dies with the board's other keys (a flush takes it too), and the reads
-check it in the same Lua step as they read (``Boards.page(..., complete=True)``).
+check it in the same Lua step as they read (``RedisBoards.page(..., complete=True)``).
 
-A repair streams the board's standings from Postgres into ``Boards.apply`` in chunks: absolute
+A repair streams the board's standings from Postgres into ``RedisBoards.apply`` in chunks: absolute
 scores with their seq, so a standing the worker wrote meanwhile is newer and wins. At the end the
 marker is set, atomically, only if Redis then tracks every user Postgres had at the start.
 """
@@ -21,10 +21,10 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
-from projections.ranking import Boards, complete_key, keys_of
+from projections.ranking import RedisBoards, complete_key, keys_of
 from projections.standings import Standings
-from scoreboard.clock import Clock
-from scoreboard.scoring import Standing
+from scoreboard.domain.clock import Clock
+from scoreboard.domain.scoring import Standing
 
 log = logging.getLogger(__name__)
 MARKED, MISSING, EMPTY = "marked", "missing", "empty"
@@ -40,7 +40,7 @@ return 0
 
 
 class BoardRepair:
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection], redis: Redis, boards: Boards,
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection], redis: Redis, boards: RedisBoards,
                  standings: Standings, clock: Clock, chunk: int = 5000) -> None:
         self._pool = pool
         self._redis = redis

@@ -14,7 +14,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from projections.pages import Page, Placement
-from scoreboard.events import BoardEntry
+from scoreboard.domain.events import BoardEntry
 
 ORDER = 'score DESC, reached_at_us ASC, user_id COLLATE "C" DESC'
 _AHEAD = ('score > %(score)s OR (score = %(score)s AND (reached_at_us < %(reached)s'

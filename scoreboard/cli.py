@@ -1,21 +1,40 @@
-"""The ``scoreboard`` command: run a process, manage the local stack, mint a dev token, rebuild."""
+"""The ``scoreboard`` command: run a process, mint a dev token, rebuild, provision.
+
+The development tools add their own commands (``stack`` from ``devstack``, ``bench`` from
+``bench``) through the ``scoreboard.commands`` entry points, so production code never imports them
+and the production image, which does not ship them, simply has no such commands. A tool command is
+a module with ``HELP``, ``PARSER_OPTIONS``, ``add_arguments(parser)`` and ``run(args) -> int``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from importlib.metadata import entry_points
+from types import ModuleType
 
-from scoreboard.errors import ConfigurationError, ScoreboardError
+from scoreboard.domain.errors import ConfigurationError, ScoreboardError
+
+TOOL_COMMANDS = "scoreboard.commands"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scoreboard", description=__doc__)
+def tool_commands() -> dict[str, ModuleType]:
+    """The installed tools' commands; a tool that is not installed is simply absent."""
+    found: dict[str, ModuleType] = {}
+    for point in entry_points(group=TOOL_COMMANDS):
+        try:
+            found[point.name] = point.load()
+        except ImportError:
+            continue
+    return found
+
+
+def _parser(tools: dict[str, ModuleType]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scoreboard", description=(__doc__ or "").splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("api", help="run the command/query HTTP API")
     sub.add_parser("worker", help="run a stream worker (Faust)")
     sub.add_parser("gateway", help="run the WebSocket/SSE push gateway and dashboard")
-    stack = sub.add_parser("stack", help="local Kafka, Postgres and Redis")
-    stack.add_argument("action", choices=["up", "down", "status"])
     token = sub.add_parser("token", help="mint a development JWT with the stack's secret")
     token.add_argument("--sub", required=True, help="the user id")
     token.add_argument("--role", action="append", default=[], help="a role, e.g. admin (repeatable)")
@@ -27,18 +46,21 @@ def _parser() -> argparse.ArgumentParser:
     rebuild = sub.add_parser("rebuild", help="drop and rebuild the projections from the log")
     rebuild.add_argument("--force", action="store_true", help="even while workers run (unsafe)")
     sub.add_parser("provision", help="create the topics and apply the SQL migrations")
-    bench = sub.add_parser("bench", help="run the benchmark suite (scoreboard bench --help)", add_help=False,
-                           prefix_chars="+")  # every option after `bench` is the suite's own
-    bench.add_argument("bench_args", nargs="*")
+    for name, tool in sorted(tools.items()):
+        tool.add_arguments(sub.add_parser(name, help=tool.HELP, **tool.PARSER_OPTIONS))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    from scoreboard import logs
+    tools = tool_commands()
+    args = _parser(tools).parse_args(argv)
+    from scoreboard.runtime import logs
 
     logs.configure(process=args.command if args.command in ("api", "worker", "gateway") else "")
     try:
+        if args.command in tools:
+            code: int = tools[args.command].run(args)
+            return code
         return _run(args)
     except ScoreboardError as exc:
         print(f"scoreboard: {exc}", file=sys.stderr)
@@ -59,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
 
         gateway_main()
     elif args.command == "run":
-        from scoreboard.supervisor import run_local
+        from scoreboard.runtime.supervisor import run_local
 
         return run_local(args.apis, args.workers, args.gateways)
     elif args.command == "rebuild":
@@ -67,16 +89,12 @@ def _run(args: argparse.Namespace) -> int:
 
         return rebuild_main(force=args.force)
     elif args.command == "provision":
-        from scoreboard.provision import provision
+        from scoreboard.runtime.provision import provision
         from scoreboard.settings import merged_environment
 
         provision(merged_environment())
-    elif args.command == "stack":
-        from scoreboard import stack
-
-        return stack.main([args.action])
     elif args.command == "token":
-        from scoreboard.auth import mint_token
+        from scoreboard.adapters.auth import mint_token
         from scoreboard.settings import Settings
 
         settings = Settings.from_env()
@@ -84,10 +102,6 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigurationError("no SCOREBOARD_JWT_SECRET: run `scoreboard stack up` or export one")
         print(mint_token(settings.jwt_secret, args.sub, roles=tuple(args.role), ttl_seconds=args.ttl,
                          issuer=settings.jwt_issuer, audience=settings.jwt_audience))
-    elif args.command == "bench":
-        from bench import main as bench_main
-
-        return bench_main(args.bench_args)
     else:
         print(f"scoreboard {args.command}: not available yet", file=sys.stderr)
         return 3

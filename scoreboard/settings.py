@@ -12,9 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scoreboard.errors import ConfigurationError
-from scoreboard.signing import SigningKeyring
-from scoreboard.stack.envfile import read_env_file
+from scoreboard.domain.errors import ConfigurationError
+from scoreboard.domain.signing import SigningKeyring
 
 PREFIX = "SCOREBOARD_"
 
@@ -22,6 +21,23 @@ PREFIX = "SCOREBOARD_"
 def stack_dir(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     return Path(env.get(PREFIX + "STACK_DIR", Path.cwd() / ".stack"))
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse ``KEY=value`` lines; blank lines and ``#`` comments are skipped. Missing file → {}."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip()
+    return values
+
 
 
 def merged_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:

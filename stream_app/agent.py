@@ -25,7 +25,11 @@ import faust
 import psycopg
 import redis.exceptions
 
-from scoreboard.errors import ConfigurationError, DependencyUnavailable, ScoreboardError
+from scoreboard.domain.errors import (
+    ConfigurationError,
+    DependencyUnavailable,
+    ScoreboardError,
+)
 from stream_app.pipeline import BatchReport, Pipeline, RawRecord, header_pairs
 
 if TYPE_CHECKING:

@@ -15,16 +15,16 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 
 from projections.ledger import Ledger
-from projections.ranking import Boards
-from scoreboard import logs
-from scoreboard.catalog import load_catalogs
-from scoreboard.clock import SystemClock
-from scoreboard.gctuning import collect_less_often
-from scoreboard.kafka_security import faust_credentials, librdkafka_config
-from scoreboard.policy import Judge
-from scoreboard.publishing import Publisher
+from projections.ranking import RedisBoards
+from scoreboard.adapters.kafka_security import faust_credentials, librdkafka_config
+from scoreboard.adapters.publishing import Publisher
+from scoreboard.domain.catalog import load_catalogs
+from scoreboard.domain.clock import SystemClock
+from scoreboard.domain.policy import Judge
+from scoreboard.domain.topics import ACTIONS
+from scoreboard.runtime import logs
+from scoreboard.runtime.gctuning import collect_less_often
 from scoreboard.settings import Settings
-from scoreboard.topics import ACTIONS
 from stream_app.agent import attach_agent
 from stream_app.chaos import CrashPlan
 from stream_app.observability import WorkerMetrics, attach_endpoints
@@ -71,7 +71,7 @@ def create_worker_app(settings: Settings) -> faust.App:
                           delivery_timeout_s=settings.produce_timeout_seconds,
                           linger_ms=settings.produce_linger_ms,
                           client_id=f"{settings.worker_id}-out")
-    pipeline = Pipeline(Ledger(pool, judge_of(settings)), Boards(redis, settings.top_n), publisher, SystemClock(),
+    pipeline = Pipeline(Ledger(pool, judge_of(settings)), RedisBoards(redis, settings.top_n), publisher, SystemClock(),
                         settings.event_keyring(), settings.change_keyring(),
                         source=f"/scoreboard/worker/{settings.worker_id}", crash_plan=CrashPlan.from_env())
 

@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from projections.ledger import AppliedBatch, Ledger
-from projections.ranking import Boards, BoardUpdate
-from scoreboard import codec
-from scoreboard.clock import Clock
-from scoreboard.cloudevents import cloud_event_headers
-from scoreboard.errors import DecodeError
-from scoreboard.events import (
+from projections.ranking import BoardUpdate, RedisBoards
+from scoreboard.adapters import codec
+from scoreboard.adapters.cloudevents import cloud_event_headers
+from scoreboard.adapters.publishing import Publisher
+from scoreboard.domain.clock import Clock
+from scoreboard.domain.errors import DecodeError
+from scoreboard.domain.events import (
     ActionCompleted,
     LeaderboardChanged,
     RejectedAction,
@@ -33,10 +34,20 @@ from scoreboard.events import (
     UserBanned,
     UserUnbanned,
 )
-from scoreboard.publishing import Publisher
-from scoreboard.scoring import BatchOutcome, BoardUser, Positioned, Rejection, Standing
-from scoreboard.signing import ANY_PARTITION, SignatureInvalid, SigningKeyring
-from scoreboard.topics import ACTIONS, LEADERBOARD_CHANGES, REJECTED, SCORE_CHANGES
+from scoreboard.domain.scoring import (
+    BatchOutcome,
+    BoardUser,
+    Positioned,
+    Rejection,
+    Standing,
+)
+from scoreboard.domain.signing import ANY_PARTITION, SignatureInvalid, SigningKeyring
+from scoreboard.domain.topics import (
+    ACTIONS,
+    LEADERBOARD_CHANGES,
+    REJECTED,
+    SCORE_CHANGES,
+)
 from stream_app.chaos import CrashPlan
 
 log = logging.getLogger(__name__)
@@ -85,7 +96,7 @@ class BatchReport:
 
 
 class Pipeline:
-    def __init__(self, ledger: Ledger, boards: Boards, publisher: Publisher, clock: Clock,
+    def __init__(self, ledger: Ledger, boards: RedisBoards, publisher: Publisher, clock: Clock,
                  events: SigningKeyring, changes: SigningKeyring,
                  source: str = "/scoreboard/worker", crash_plan: CrashPlan | None = None) -> None:
         """``events`` verifies the action records; ``changes`` signs what the worker writes."""

@@ -33,15 +33,15 @@ from redis.asyncio import Redis
 from tqdm import tqdm
 
 from projections.ledger import Ledger
-from projections.ranking import Boards, board_of_key
-from scoreboard.clock import SystemClock
-from scoreboard.errors import ScoreboardError
-from scoreboard.gctuning import fewer_collections
-from scoreboard.kafka_retry import end_offsets, group_not_found, retry_kafka
-from scoreboard.kafka_security import librdkafka_config
-from scoreboard.publishing import Publisher
+from projections.ranking import RedisBoards, board_of_key
+from scoreboard.adapters.kafka_retry import end_offsets, group_not_found, retry_kafka
+from scoreboard.adapters.kafka_security import librdkafka_config
+from scoreboard.adapters.publishing import Publisher
+from scoreboard.domain.clock import SystemClock
+from scoreboard.domain.errors import ScoreboardError
+from scoreboard.domain.topics import ACTIONS
+from scoreboard.runtime.gctuning import fewer_collections
 from scoreboard.settings import Settings
-from scoreboard.topics import ACTIONS
 from stream_app.agent import process_isolating_poison
 from stream_app.bootstrap import judge_of
 from stream_app.pipeline import Pipeline, RawRecord, header_pairs
@@ -142,7 +142,7 @@ async def _rebuild(settings: Settings, start_offsets: Mapping[int, int] | None, 
     try:
         await _drop_redis_boards(redis)
         await pool.open(wait=True)
-        boards = Boards(redis, settings.top_n)
+        boards = RedisBoards(redis, settings.top_n)
         pipeline = Pipeline(Ledger(pool, judge_of(settings)), boards, publisher, SystemClock(),
                             settings.event_keyring(), settings.change_keyring(), source="/scoreboard/rebuild")
         ends = _end_offsets(consumer)

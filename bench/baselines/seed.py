@@ -24,8 +24,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bench.baselines.serve import serve
-from scoreboard.auth import AuthError, TokenVerifier
-from scoreboard.catalog import load_catalog
+from scoreboard.adapters.auth import AuthError, TokenVerifier
+from scoreboard.domain.catalog import load_catalog
 from scoreboard.settings import Settings
 
 SCHEMA = """

@@ -1,7 +1,7 @@
 """abuse: what an attacker achieves against the shipped defaults (issue 12).
 
 The api, one worker and the gateway run on an isolated world exactly as shipped: the catalog of
-``scoreboard/actions.toml`` and the default rate limits (every ``SCOREBOARD_RATE_*`` override and
+``scoreboard/catalogs/actions.toml`` and the default rate limits (every ``SCOREBOARD_RATE_*`` override and
 ``SCOREBOARD_ACTIONS_FILE`` is blanked for the services, so the defaults apply). Five attacks, each
 by fresh users, each reporting numbers rather than a verdict:
 
@@ -44,9 +44,9 @@ from typing import Any
 
 from bench.processes import Service, Services, wait_ready
 from bench.wire import HttpPoster
-from scoreboard.auth import mint_token
-from scoreboard.stack.ports import free_port
-from scoreboard.stack.worlds import World, isolated_world, topic_ends
+from devstack.ports import free_port
+from devstack.worlds import World, isolated_world, topic_ends
+from scoreboard.adapters.auth import mint_token
 
 ACTIONS_TOPIC = "scoreboard.actions.v1"
 REJECTED_TOPIC = "scoreboard.rejected.v1"
@@ -546,7 +546,7 @@ async def tickets(system: System, plan: AbusePlan, run: str) -> dict[str, Any]:
 def forged_event(user: str, points: int, run: str) -> Any:
     """An ``ActionCompleted`` as the api would write it, built by field name (a new field gets an empty
     value of its type, so the scenario still runs when the event grows)."""
-    from scoreboard.events import ActionCompleted
+    from scoreboard.domain.events import ActionCompleted
 
     known: dict[str, Any] = {
         "event_id": str(uuid.uuid4()), "user_id": user, "action_id": FARM_ACTION, "nonce": f"forged-{run}",
@@ -581,13 +581,13 @@ def _produce(bootstrap: str, user: str, value: bytes,
 
 
 async def forged(system: System, plan: AbusePlan, run: str) -> dict[str, Any]:
-    from scoreboard import codec
+    from scoreboard.adapters import codec
 
     user = f"abuse-forged-{run}"
     event = forged_event(user, plan.forged_points, run)
     headers: list[tuple[str, str | bytes | None]] = []
     try:
-        from scoreboard.cloudevents import cloud_event_headers
+        from scoreboard.adapters.cloudevents import cloud_event_headers
 
         headers = [*cloud_event_headers(event.event_id, "ActionCompleted", "/scoreboard/producer_api",
                                         event.occurred_at_us)]

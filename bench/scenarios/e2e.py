@@ -20,7 +20,7 @@ from bench.stats import latency_summary
 from bench.system import HEAD_START, start_pipeline, warm_up
 from bench.tokens import mint_tokens
 from bench.wire import HttpPoster, open_reader
-from scoreboard.stack.worlds import isolated_world
+from devstack.worlds import isolated_world
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from bench.stats import latency_summary, percentile
 from bench.system import HEAD_START, Pipeline, start_pipeline, warm_up
 from bench.tokens import mint_tokens
 from bench.wire import HttpPoster, WebSocketReader, open_reader, open_stalled
-from scoreboard.stack.worlds import isolated_world
+from devstack.worlds import isolated_world
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from pathlib import Path
 from bench.load import LoadResult, run_wrk
 from bench.processes import RAW_DIR, Service, Services, wait_ready
 from bench.tokens import mint_tokens, write_tokens_file
-from scoreboard.stack.ports import free_port
-from scoreboard.stack.worlds import isolated_world
+from devstack.ports import free_port
+from devstack.worlds import isolated_world
 
 # "raise the limits" rather than switch them off: the limiter's Redis calls stay on the measured path
 RAISED_LIMITS = {

@@ -21,15 +21,15 @@ from confluent_kafka.admin import AdminClient
 from tqdm import tqdm
 
 from bench.system import RAISED_LIMITS
+from devstack.worlds import isolated_world
 from producer_api.appender import partition_for
-from scoreboard import codec
-from scoreboard.catalog import load_catalog
-from scoreboard.cloudevents import cloud_event_headers
-from scoreboard.events import ActionCompleted
+from scoreboard.adapters import codec
+from scoreboard.adapters.cloudevents import cloud_event_headers
+from scoreboard.domain.catalog import load_catalog
+from scoreboard.domain.events import ActionCompleted
+from scoreboard.domain.signing import SigningKeyring
+from scoreboard.domain.topics import ACTIONS
 from scoreboard.settings import Settings
-from scoreboard.signing import SigningKeyring
-from scoreboard.stack.worlds import isolated_world
-from scoreboard.topics import ACTIONS
 from stream_app.rebuild import rebuild
 
 REDUCED_EVENTS = 100_000

@@ -18,14 +18,14 @@ import pytest
 import redis
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from scoreboard import codec
-from scoreboard.catalog import DEFAULT_CATALOG, load_catalog
-from scoreboard.clock import SystemClock
-from scoreboard.cloudevents import cloud_event_headers
-from scoreboard.events import ActionCompleted, RejectedAction
+from devstack.worlds import topic_ends
+from scoreboard.adapters import codec
+from scoreboard.adapters.cloudevents import cloud_event_headers
+from scoreboard.domain.catalog import DEFAULT_CATALOG, load_catalog
+from scoreboard.domain.clock import SystemClock
+from scoreboard.domain.events import ActionCompleted, RejectedAction
+from scoreboard.domain.topics import ACTIONS, REJECTED
 from scoreboard.settings import Settings
-from scoreboard.stack.worlds import topic_ends
-from scoreboard.topics import ACTIONS, REJECTED
 from tests.support.attacker import Caller, assert_problem
 from tests.support.polling import wait_until
 from tests.support.processes import System, running_system

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from scoreboard.events import ScoreAdjusted, UserBanned, UserUnbanned
-from scoreboard.topics import ACTIONS
+from scoreboard.domain.events import ScoreAdjusted, UserBanned, UserUnbanned
+from scoreboard.domain.topics import ACTIONS
 from tests.support.attacker import Caller, assert_problem
 from tests.support.processes import System
 from tests.support.topic_reader import records_since, topic_ends

@@ -15,8 +15,8 @@ import pytest
 import redis
 
 from producer_api.idempotency import event_id_for
-from scoreboard.clock import SystemClock
-from scoreboard.events import ActionCompleted
+from scoreboard.domain.clock import SystemClock
+from scoreboard.domain.events import ActionCompleted
 from tests.support.attacker import Caller, assert_problem
 from tests.support.polling import wait_until
 from tests.support.processes import System, running_system, wait_ready

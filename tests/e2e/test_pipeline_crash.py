@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from scoreboard.clock import to_micros
-from scoreboard.kafka_retry import retry_kafka
-from scoreboard.stack.worlds import World, isolated_world, topic_ends
-from scoreboard.topics import ACTIONS, LEADERBOARD_CHANGES
+from devstack.worlds import World, isolated_world, topic_ends
+from scoreboard.adapters.kafka_retry import retry_kafka
+from scoreboard.domain.clock import to_micros
+from scoreboard.domain.topics import ACTIONS, LEADERBOARD_CHANGES
 from stream_app.chaos import STAGES
 from tests.support.inspect import (
     ledger_count,

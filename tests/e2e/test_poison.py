@@ -19,12 +19,12 @@ import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from devstack.worlds import topic_ends
 from producer_api.appender import partition_for
-from scoreboard import codec
-from scoreboard.events import ActionCompleted, RejectedAction
+from scoreboard.adapters import codec
+from scoreboard.domain.events import ActionCompleted, RejectedAction
+from scoreboard.domain.topics import ACTIONS, REJECTED
 from scoreboard.settings import Settings
-from scoreboard.stack.worlds import topic_ends
-from scoreboard.topics import ACTIONS, REJECTED
 from stream_app.rebuild import rebuild
 from tests.support.client import ApiClient
 from tests.support.inspect import postgres_scores

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 import uvicorn
 
-from gateway.bootstrap import WS_MAX_FRAME_BYTES, GatewayServices, create_app
+from devstack.ports import free_port
+from gateway.bootstrap import WS_MAX_FRAME_BYTES, create_app
 from gateway.hub import BoardState
+from gateway.services import GatewayServices
 from scoreboard.settings import Settings
-from scoreboard.stack.ports import free_port
 from tests.support.gateway_fakes import gateway_services
 from tests.support.polling import wait_until_async
 from tests.support.subscribers import (

@@ -15,10 +15,10 @@ import httpx
 import pytest
 import redis
 
-from scoreboard.boards import daily_id, weekly_id
-from scoreboard.clock import to_micros
-from scoreboard.events import LogEvent, UserBanned
-from scoreboard.stack.worlds import World
+from devstack.worlds import World
+from scoreboard.domain.boards import daily_id, weekly_id
+from scoreboard.domain.clock import to_micros
+from scoreboard.domain.events import LogEvent, UserBanned
 from tests.support.client import ApiClient
 from tests.support.inspect import redis_order
 from tests.support.polling import wait_until

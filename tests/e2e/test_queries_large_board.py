@@ -14,9 +14,9 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from devstack.worlds import isolated_world
 from projections.standings import Standings
-from scoreboard.scoring import Standing, rank_order
-from scoreboard.stack.worlds import isolated_world
+from scoreboard.domain.scoring import Standing, rank_order
 from tests.support.polling import wait_until
 from tests.support.processes import LOAD_ENV, System, free_port, wait_ready
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from scoreboard.catalog import DEFAULT_CATALOG, load_catalog
-from scoreboard.clock import to_micros
-from scoreboard.events import ActionCompleted, LogEvent
+from devstack.worlds import isolated_world
+from scoreboard.domain.catalog import DEFAULT_CATALOG, load_catalog
+from scoreboard.domain.clock import to_micros
+from scoreboard.domain.events import ActionCompleted, LogEvent
 from scoreboard.settings import Settings
-from scoreboard.stack.worlds import isolated_world
 from stream_app.rebuild import rebuild
 from tests.support.inspect import ledger_count, redis_order
 from tests.support.polling import wait_until

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import websockets
 
-from scoreboard.catalog import load_catalog
-from scoreboard.stack.worlds import isolated_world
+from devstack.worlds import isolated_world
+from scoreboard.domain.catalog import load_catalog
 from tests.support.client import ApiClient
 from tests.support.inspect import ledger_count, postgres_scores, redis_order
 from tests.support.polling import wait_until

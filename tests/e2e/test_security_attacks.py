@@ -17,8 +17,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from scoreboard import tickets
-from scoreboard.tickets import Ticket, TicketKeyring
+from scoreboard.domain import ticket_tokens as tickets
+from scoreboard.domain.ticket_tokens import Ticket, TicketKeyring
 from tests.support.attacker import (
     Caller,
     assert_problem,

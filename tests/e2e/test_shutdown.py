@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import websockets
 
-from scoreboard.stack.worlds import isolated_world
+from devstack.worlds import isolated_world
 from tests.support.client import ApiClient
 from tests.support.inspect import ledger_count
 from tests.support.polling import wait_until

@@ -16,9 +16,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from scoreboard.autopipe import AutoPipeline, Script
+from devstack.ports import free_port
+from scoreboard.adapters.autopipe import AutoPipeline, Script
 from scoreboard.settings import merged_environment
-from scoreboard.stack.ports import free_port
 
 Runner = Callable[[Coroutine[Any, Any, None]], None]
 

@@ -11,10 +11,10 @@ import pytest
 import redis as sync_redis
 from redis.asyncio import Redis
 
-from projections.ranking import Boards
-from scoreboard.scoring import Standing
+from devstack.worlds import claim_redis_db
+from projections.ranking import RedisBoards
+from scoreboard.domain.scoring import Standing
 from scoreboard.settings import merged_environment
-from scoreboard.stack.worlds import claim_redis_db
 
 T = TypeVar("T")
 
@@ -28,11 +28,11 @@ def redis_url() -> Iterator[str]:
         sync_redis.Redis.from_url(url).flushdb()
 
 
-def run(redis_url: str, scenario: Callable[[Boards], Awaitable[T]]) -> T:
+def run(redis_url: str, scenario: Callable[[RedisBoards], Awaitable[T]]) -> T:
     async def main() -> T:
         client = Redis.from_url(redis_url)
         try:
-            return await scenario(Boards(client, top_n=3))
+            return await scenario(RedisBoards(client, top_n=3))
         finally:
             await client.aclose()
 
@@ -41,7 +41,7 @@ def run(redis_url: str, scenario: Callable[[Boards], Awaitable[T]]) -> T:
 
 def test_a_stale_write_never_overwrites_a_newer_score(redis_url: str) -> None:
     """seq 5 then seq 4 (a zombie or a late replay): the board keeps seq 5's score."""
-    async def scenario(boards: Boards) -> object:
+    async def scenario(boards: RedisBoards) -> object:
         await boards.apply("global", [("ann", Standing(50, 5, 10))], now_us=1)
         late = await boards.apply("global", [("ann", Standing(40, 4, 9))], now_us=2)
         same = await boards.apply("global", [("ann", Standing(40, 5, 9))], now_us=3)
@@ -54,7 +54,7 @@ def test_a_stale_write_never_overwrites_a_newer_score(redis_url: str) -> None:
 
 def test_equal_scores_rank_by_who_reached_them_first(redis_url: str) -> None:
     """Three users on 100: the earliest to reach it is first, whatever the write order."""
-    async def scenario(boards: Boards) -> list[str]:
+    async def scenario(boards: RedisBoards) -> list[str]:
         await boards.apply("global", [("late", Standing(100, 1, 300))], now_us=1)
         await boards.apply("global", [("early", Standing(100, 1, 100)), ("mid", Standing(100, 1, 200))], now_us=2)
         _, entries = await boards.top("global", 3)
@@ -65,7 +65,7 @@ def test_equal_scores_rank_by_who_reached_them_first(redis_url: str) -> None:
 
 def test_the_version_bumps_only_when_the_top_n_changes_and_never_goes_back(redis_url: str) -> None:
     """A change below the top 3 keeps the version; a change inside bumps it above the clock."""
-    async def scenario(boards: Boards) -> list[tuple[bool, int]]:
+    async def scenario(boards: RedisBoards) -> list[tuple[bool, int]]:
         seen = []
         for user, score in (("a", 30), ("b", 20), ("c", 10)):
             update = await boards.apply("weekly:2026-W48", [(user, Standing(score, 1, 1))], now_us=1000)
@@ -83,7 +83,7 @@ def test_the_version_bumps_only_when_the_top_n_changes_and_never_goes_back(redis
 
 def test_a_hidden_user_leaves_the_board_and_comes_back_with_its_score(redis_url: str) -> None:
     """visible=False (a ban) removes the member; a newer visible write restores it."""
-    async def scenario(boards: Boards) -> tuple[object, object, int]:
+    async def scenario(boards: RedisBoards) -> tuple[object, object, int]:
         await boards.apply("global", [("m", Standing(70, 1, 1)), ("n", Standing(10, 1, 1))], now_us=1)
         await boards.apply("global", [("m", Standing(70, 2, 1, visible=False))], now_us=2)
         hidden = await boards.rank_of("global", "m")
@@ -102,7 +102,7 @@ def test_scores_are_exact_int64_and_ranks_exact_up_to_2_pow_53(redis_url: str) -
     (broken by who reached it first) - the documented limit."""
     big = 2**53
 
-    async def scenario(boards: Boards) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    async def scenario(boards: RedisBoards) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
         await boards.apply("global", [("below-1", Standing(big - 1, 1, 5)), ("below-2", Standing(big - 2, 1, 1))],
                            now_us=1)
         _, exact = await boards.top("global", 2)

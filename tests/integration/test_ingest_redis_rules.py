@@ -18,8 +18,8 @@ from starlette.routing import Route
 from producer_api.completions import CompletionGuard, Reservation
 from producer_api.idempotency import Claim, IdempotencyStore, Remembered
 from producer_api.ratelimit import Bucket, ClientIpLimit, RateLimiter
-from scoreboard.autopipe import AutoPipeline
-from scoreboard.catalog import Action, Limits
+from scoreboard.adapters.autopipe import AutoPipeline
+from scoreboard.domain.catalog import Action, Limits
 from scoreboard.settings import merged_environment
 
 T = TypeVar("T")

@@ -12,10 +12,10 @@ import uvloop
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from scoreboard.kafka_retry import retry_kafka
-from scoreboard.publishing import Publisher, PublishFailed
+from devstack.ports import free_port
+from scoreboard.adapters.kafka_retry import retry_kafka
+from scoreboard.adapters.publishing import Publisher, PublishFailed
 from scoreboard.settings import merged_environment
-from scoreboard.stack.ports import free_port
 
 TOPIC = "scoreboard.test-publishing"
 

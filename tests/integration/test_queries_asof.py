@@ -13,19 +13,25 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from devstack.worlds import World, isolated_world
 from projections.asof import LedgerAsOf
 from projections.ledger import ENTRY_COLUMNS
 from projections.standings import Standings
-from scoreboard.clock import to_micros
-from scoreboard.events import (
+from scoreboard.domain.clock import to_micros
+from scoreboard.domain.events import (
     ActionCompleted,
     LogEvent,
     ScoreAdjusted,
     UserBanned,
     UserUnbanned,
 )
-from scoreboard.scoring import BatchOutcome, Known, Positioned, apply_log, rank_order
-from scoreboard.stack.worlds import World, isolated_world
+from scoreboard.domain.scoring import (
+    BatchOutcome,
+    Known,
+    Positioned,
+    apply_log,
+    rank_order,
+)
 
 START = to_micros(datetime(2024, 3, 9, 22, tzinfo=UTC))
 STEP = 970_000_000  # ten events share each moment; 3,000 events span about 3.4 days: 4-5 days, 2 weeks

@@ -6,23 +6,22 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis as sync_redis
 from redis.asyncio import Redis
 
+from devstack.worlds import claim_redis_db
 from producer_api.completions import Reservation, open_tickets_key
-from projections.ranking import BOARD_KEY_SUFFIXES, Boards, complete_key, keys_of
-from scoreboard.boards import boards_for
-from scoreboard.catalog import load_catalog
-from scoreboard.scoring import Standing
+from projections.ranking import BOARD_KEY_SUFFIXES, RedisBoards, complete_key, keys_of
+from scoreboard.domain.boards import boards_for
+from scoreboard.domain.catalog import DEFAULT_CATALOG, load_catalog
+from scoreboard.domain.scoring import Standing
 from scoreboard.settings import merged_environment
-from scoreboard.stack.worlds import claim_redis_db
 from stream_app.rebuild import _boards_in_redis, _drop_redis_boards
 
 NOW_US = 1_795_000_000_000_000
-SHIPPED_CATALOG = Path(__file__).resolve().parents[2] / "scoreboard" / "actions.toml"
+SHIPPED_CATALOG = DEFAULT_CATALOG
 
 
 @pytest.fixture()
@@ -53,7 +52,7 @@ def test_the_rebuilds_drop_deletes_exactly_the_board_keys(redis_url: str) -> Non
     async def scenario() -> tuple[set[str], int, set[str], set[str]]:
         client = Redis.from_url(redis_url)
         try:
-            ranking = Boards(client, top_n=3)
+            ranking = RedisBoards(client, top_n=3)
             for board in boards:
                 await ranking.apply(board, [(u, Standing(10 + i, 1, NOW_US)) for i, u in enumerate(users)], NOW_US)
                 await client.set(complete_key(board), "1")

@@ -17,11 +17,11 @@ import pytest
 import redis
 from confluent_kafka.admin import AdminClient
 
-from scoreboard.kafka_retry import retry_kafka
-from scoreboard.stack import StackInfo, read_stack_env, status, up
-from scoreboard.stack.envfile import read_env_file, write_env_file
-from scoreboard.stack.kafka_dist import render_pom
-from scoreboard.stack.service import redact_url
+from devstack import StackInfo, read_stack_env, status, up
+from devstack.envfile import read_env_file, write_env_file
+from devstack.kafka_dist import render_pom
+from devstack.service import redact_url
+from scoreboard.adapters.kafka_retry import retry_kafka
 
 CONTRACT_VARIABLES = (
     "SCOREBOARD_KAFKA_BOOTSTRAP",

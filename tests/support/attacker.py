@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import jwt
 
-from scoreboard.web.problems import TYPE_BASE
+from scoreboard.adapters.web.problems import TYPE_BASE
 from tests.support.polling import wait_until
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from scoreboard.auth import mint_token
+from scoreboard.adapters.auth import mint_token
 
 
 class ApiClient:

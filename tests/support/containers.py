@@ -29,7 +29,7 @@ def container_stack() -> Iterator[dict[str, str]]:
     from testcontainers.community.postgres import PostgresContainer
     from testcontainers.community.redis import RedisContainer
 
-    from scoreboard.provision import provision
+    from scoreboard.runtime.provision import provision
 
     with ExitStack() as stack:
         kafka = stack.enter_context(KafkaContainer("confluentinc/cp-kafka:8.0.0").with_kraft())

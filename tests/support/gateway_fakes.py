@@ -10,11 +10,11 @@ from typing import Any
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
-from gateway.bootstrap import GatewayServices
 from gateway.feed import ChangeConsumer, Feed
 from gateway.hub import Hub
+from gateway.services import GatewayServices
+from scoreboard.domain.signing import ANY_PARTITION, SigningKeyring
 from scoreboard.settings import Settings
-from scoreboard.signing import ANY_PARTITION, SigningKeyring
 
 PARTITION = TopicPartition("scoreboard.leaderboard-changes.v1", 0)
 CHANGE_KEYRING = SigningKeyring("change", "unit-test change signing secret, 32+ bytes long")

@@ -8,12 +8,12 @@ import psycopg
 from confluent_kafka import Consumer, TopicPartition
 from redis.asyncio import Redis
 
-from projections.ranking import Boards
-from scoreboard import codec
-from scoreboard.cloudevents import header
-from scoreboard.events import LeaderboardChanged
-from scoreboard.stack.worlds import topic_ends
-from scoreboard.topics import LEADERBOARD_CHANGES
+from devstack.worlds import topic_ends
+from projections.ranking import RedisBoards
+from scoreboard.adapters import codec
+from scoreboard.adapters.cloudevents import header
+from scoreboard.domain.events import LeaderboardChanged
+from scoreboard.domain.topics import LEADERBOARD_CHANGES
 
 
 def postgres_scores(database_url: str, board: str, users: set[str]) -> dict[str, int]:
@@ -35,7 +35,7 @@ def redis_order(redis_url: str, board: str, users: set[str]) -> list[tuple[str, 
     async def read() -> list[tuple[str, int]]:
         redis = Redis.from_url(redis_url)
         try:
-            boards = Boards(redis)
+            boards = RedisBoards(redis)
             _, entries = await boards.top(board, max(1, await boards.size(board)))
             return [(e.user_id, e.score) for e in entries if e.user_id in users]
         finally:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from scoreboard.events import ActionCompleted, ScoreAdjusted
-from scoreboard.policy import Judge, Usage, UsageKey
-from scoreboard.scoring import (
+from scoreboard.domain.events import ActionCompleted, ScoreAdjusted
+from scoreboard.domain.policy import Judge, Usage, UsageKey
+from scoreboard.domain.scoring import (
     BatchOutcome,
     BoardUser,
     Known,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from scoreboard.stack.ports import free_port
-from scoreboard.stack.worlds import World, isolated_world
+from devstack.ports import free_port
+from devstack.worlds import World, isolated_world
 
 
 @dataclass

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from scoreboard.boards import boards_for
-from scoreboard.events import (
+from scoreboard.domain.boards import boards_for
+from scoreboard.domain.events import (
     ActionCompleted,
     LogEvent,
     ScoreAdjusted,
     UserBanned,
     UserUnbanned,
 )
-from scoreboard.scoring import Standing, rank_order
+from scoreboard.domain.scoring import Standing, rank_order
 
 
 @dataclass

@@ -7,9 +7,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from scoreboard import codec
-from scoreboard.stack.worlds import topic_ends
-from scoreboard.topics import ACTIONS
+from devstack.worlds import topic_ends
+from scoreboard.adapters import codec
+from scoreboard.domain.topics import ACTIONS
 
 
 def _consumer(bootstrap: str) -> Consumer:

@@ -10,17 +10,17 @@ import uuid
 from pathlib import Path
 
 from producer_api.appender import ActionLog
-from scoreboard.catalog import load_catalog
-from scoreboard.events import (
+from scoreboard.adapters.publishing import Publisher
+from scoreboard.domain.catalog import load_catalog
+from scoreboard.domain.events import (
     ActionCompleted,
     LogEvent,
     ScoreAdjusted,
     UserBanned,
     UserUnbanned,
 )
-from scoreboard.publishing import Publisher
+from scoreboard.domain.signing import SigningKeyring
 from scoreboard.settings import Settings
-from scoreboard.signing import SigningKeyring
 
 TEST_CATALOG = Path(__file__).resolve().parent / "catalog.toml"
 CATALOG = load_catalog(TEST_CATALOG)

@@ -16,9 +16,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from scoreboard.auth import VERIFIED_CACHE_SECONDS, AuthError, TokenVerifier, mint_token
-from scoreboard.errors import ConfigurationError
-from scoreboard.jwks import StaticKey
+from scoreboard.adapters.auth import (
+    VERIFIED_CACHE_SECONDS,
+    AuthError,
+    TokenVerifier,
+    mint_token,
+)
+from scoreboard.adapters.jwks import StaticKey
+from scoreboard.domain.errors import ConfigurationError
 from scoreboard.settings import Settings
 
 SECRET = "s" * 40

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from scoreboard.boards import UnknownBoard, boards_for, resolve
-from scoreboard.clock import to_micros
+from scoreboard.domain.boards import UnknownBoard, boards_for, resolve
+from scoreboard.domain.clock import to_micros
 
 
 def at(text: str) -> int:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from scoreboard.catalog import load_catalog, load_catalogs, parse_catalog
-from scoreboard.errors import ConfigurationError
+from scoreboard.domain.catalog import load_catalog, load_catalogs, parse_catalog
+from scoreboard.domain.errors import ConfigurationError
 
 
 def test_the_shipped_catalog_loads_with_points_and_ticket_rules() -> None:

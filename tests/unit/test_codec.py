@@ -8,9 +8,9 @@ import struct
 import pytest
 
 from schemas import load_schema
-from scoreboard import codec
-from scoreboard.errors import DecodeError
-from scoreboard.events import (
+from scoreboard.adapters import codec
+from scoreboard.domain.errors import DecodeError
+from scoreboard.domain.events import (
     ActionCompleted,
     BoardEntry,
     LeaderboardChanged,

@@ -18,14 +18,14 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from scoreboard.settings import Settings
-from scoreboard.topics import (
+from scoreboard.domain.topics import (
     ACTIONS,
     LEADERBOARD_CHANGES,
     REJECTED,
     SCORE_CHANGES,
     TOPICS,
 )
+from scoreboard.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -37,7 +37,7 @@ SECRET_TEMPLATE = "secret.template.yaml"
 ROLE_PORTS = {"api": 8000, "worker": 6066, "gateway": 8001}
 PUBLIC_ROLES = ("api", "gateway")
 BACKING_SERVICES = ("kafka", "postgres", "redis")
-PROVISION = "scoreboard.provision import provision"
+PROVISION = "scoreboard.runtime.provision import provision"
 
 DOCUMENTED_ENV = frozenset(
     "SCOREBOARD_" + name
@@ -287,7 +287,7 @@ def test_compose_publishes_api_on_8000_and_gateway_on_8001(compose: Compose) -> 
 
 
 def test_compose_provisions_topics_and_schema_before_any_role_starts(compose: Compose) -> None:
-    """A one-shot service runs scoreboard.provision; every role waits for it to succeed."""
+    """A one-shot service runs scoreboard.runtime.provision; every role waits for it to succeed."""
     services = compose["services"]
     provision = services["provision"]
     assert PROVISION in " ".join(provision["entrypoint"])
@@ -419,7 +419,7 @@ def test_k8s_deploys_every_role_from_one_image_by_args(k8s: Manifests) -> None:
 
 
 def test_k8s_pods_provision_topics_and_schema_before_the_role_starts(k8s: Manifests) -> None:
-    """Every role's pod first runs scoreboard.provision in an init container with the role's env."""
+    """Every role's pod first runs scoreboard.runtime.provision in an init container with the role's env."""
     for role, deployment in _app_deployments(k8s):
         (container,) = _containers(deployment)
         (init,) = _init_containers(deployment)
@@ -602,7 +602,7 @@ def test_k8s_topics_match_the_contract(k8s: Manifests) -> None:
 
 
 def test_k8s_topics_agree_with_the_topics_the_app_provisions(k8s: Manifests) -> None:
-    """KafkaTopics have the partitions and retention scoreboard.topics creates topics with."""
+    """KafkaTopics have the partitions and retention scoreboard.domain.topics creates topics with."""
     declared = {
         topic["spec"].get("topicName", topic["metadata"]["name"]): topic["spec"]
         for topic in _objects(k8s, "KafkaTopic").values()

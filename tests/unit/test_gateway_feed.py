@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 from gateway.feed import Feed
 from gateway.hub import Hub
-from scoreboard import codec
-from scoreboard.events import BoardEntry, LeaderboardChanged
-from scoreboard.signing import SigningKeyring
+from scoreboard.adapters import codec
+from scoreboard.domain.events import BoardEntry, LeaderboardChanged
+from scoreboard.domain.signing import SigningKeyring
 from tests.support.gateway_fakes import (
     CHANGE_KEYRING,
     Record,

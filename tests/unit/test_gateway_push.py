@@ -9,8 +9,9 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from gateway.bootstrap import GatewayServices, create_app
+from gateway.bootstrap import create_app
 from gateway.hub import BoardState
+from gateway.services import GatewayServices
 from scoreboard.settings import Settings
 from tests.support.gateway_fakes import gateway_services
 

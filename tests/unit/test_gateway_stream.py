@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from gateway.hub import BoardState, Hub
 from gateway.rollover import next_rollover_us
 from gateway.stream import BoardStream
-from scoreboard.clock import to_micros
+from scoreboard.domain.clock import to_micros
 from tests.support.gateway_fakes import FakeClock
 
 NOV_27_2359 = to_micros(datetime(2026, 11, 27, 23, 59, 59, tzinfo=UTC))

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import gc
 
-from scoreboard.gctuning import YOUNG_THRESHOLD, collect_less_often, fewer_collections
+from scoreboard.runtime.gctuning import (
+    YOUNG_THRESHOLD,
+    collect_less_often,
+    fewer_collections,
+)
 
 
 def test_fewer_collections_raises_the_young_threshold_and_restores_it() -> None:

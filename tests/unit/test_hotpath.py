@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
 from producer_api.hotpath import HotRoute
-from scoreboard.web.metrics import HttpMetrics, MetricsMiddleware
-from scoreboard.web.problems import EXCEPTION_HANDLERS, Problem
+from scoreboard.adapters.web.metrics import HttpMetrics, MetricsMiddleware
+from scoreboard.adapters.web.problems import EXCEPTION_HANDLERS, Problem
 
 
 async def complete(request: Request) -> Response:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from scoreboard.kafka_retry import (
+from scoreboard.adapters.kafka_retry import (
     group_not_found,
     is_retriable,
     raise_for_error,
@@ -96,7 +96,7 @@ class FakeTime:
 
 def test_the_deadline_bounds_the_retries_and_no_pause_runs_past_it(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeTime()
-    monkeypatch.setattr("scoreboard.kafka_retry.time", clock)
+    monkeypatch.setattr("scoreboard.adapters.kafka_retry.time", clock)
     call = Flaky([kafka(KafkaError.COORDINATOR_LOAD_IN_PROGRESS) for _ in range(1000)])
     with pytest.raises(KafkaException):
         retry_kafka(call, attempts=1000, deadline_s=1.0, first_backoff_s=0.3, max_backoff_s=0.3)
@@ -106,7 +106,7 @@ def test_the_deadline_bounds_the_retries_and_no_pause_runs_past_it(monkeypatch: 
 
 def test_backoff_doubles_up_to_its_cap(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeTime()
-    monkeypatch.setattr("scoreboard.kafka_retry.time", clock)
+    monkeypatch.setattr("scoreboard.adapters.kafka_retry.time", clock)
     call = Flaky([kafka(KafkaError.NOT_COORDINATOR) for _ in range(6)])
     assert retry_kafka(call, attempts=10, deadline_s=60, first_backoff_s=0.1, max_backoff_s=1.0) == "done"
     assert clock.sleeps == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.0, 1.0])

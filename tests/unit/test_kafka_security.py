@@ -1,4 +1,4 @@
-"""scoreboard.kafka_security: one reading of the SCOREBOARD_KAFKA_* settings for all three clients."""
+"""scoreboard.adapters.kafka_security: one reading of the SCOREBOARD_KAFKA_* settings for all three clients."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from scoreboard.errors import ConfigurationError
-from scoreboard.kafka_security import (
+from scoreboard.adapters.kafka_security import (
     aiokafka_config,
     client_ssl_context,
     faust_credentials,
     kafka_security,
     librdkafka_config,
 )
+from scoreboard.domain.errors import ConfigurationError
 from scoreboard.settings import Settings
 
 SCRAM = {
@@ -148,7 +148,7 @@ def test_the_clients_accept_the_configs(tmp_path: Path) -> None:
     """librdkafka and aiokafka take every key as spelled (nothing connects until used)."""
     from aiokafka import AIOKafkaConsumer
 
-    from scoreboard.publishing import Publisher
+    from scoreboard.adapters.publishing import Publisher
 
     settings = _settings(tmp_path, **SCRAM)
     publisher = Publisher("127.0.0.1:1", client_id="test", extra_config=librdkafka_config(settings))

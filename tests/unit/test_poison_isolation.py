@@ -12,13 +12,13 @@ import psycopg
 import pytest
 import redis.exceptions
 
-from scoreboard import codec
-from scoreboard.errors import ConfigurationError, DecodeError
-from scoreboard.events import ActionCompleted, RejectedAction
-from scoreboard.publishing import PublishFailed
-from scoreboard.scoring import Rejection
-from scoreboard.signing import SigningKeyring
-from scoreboard.topics import REJECTED
+from scoreboard.adapters import codec
+from scoreboard.adapters.publishing import PublishFailed
+from scoreboard.domain.errors import ConfigurationError, DecodeError
+from scoreboard.domain.events import ActionCompleted, RejectedAction
+from scoreboard.domain.scoring import Rejection
+from scoreboard.domain.signing import SigningKeyring
+from scoreboard.domain.topics import REJECTED
 from stream_app.agent import (
     is_transient,
     process_isolating_poison,

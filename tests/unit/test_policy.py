@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoreboard.catalog import Catalogs, parse_catalog
-from scoreboard.clock import to_micros
-from scoreboard.events import ActionCompleted, LogEvent, UserBanned
-from scoreboard.policy import HOUR_US, Judge
-from scoreboard.scoring import Positioned
+from scoreboard.domain.catalog import Catalogs, parse_catalog
+from scoreboard.domain.clock import to_micros
+from scoreboard.domain.events import ActionCompleted, LogEvent, UserBanned
+from scoreboard.domain.policy import HOUR_US, Judge
+from scoreboard.domain.scoring import Positioned
 from tests.support.memory_ledger import MemoryLedger
 
 SECOND = 1_000_000

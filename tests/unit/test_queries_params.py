@@ -10,9 +10,9 @@ from producer_api.query_routes import decode_cursor, encode_cursor, user_rank_js
 from producer_api.visibility import MAX_WAIT_SECONDS, preferred_wait
 from projections.asof import window_of
 from projections.pages import Placement
-from scoreboard.clock import to_micros
-from scoreboard.events import BoardEntry
-from scoreboard.web.problems import Problem
+from scoreboard.adapters.web.problems import Problem
+from scoreboard.domain.clock import to_micros
+from scoreboard.domain.events import BoardEntry
 
 
 @pytest.mark.parametrize(("header", "wait"), [

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from scoreboard.events import ActionCompleted, ScoreAdjusted, UserBanned, UserUnbanned
-from scoreboard.scoring import (
+from scoreboard.domain.events import (
+    ActionCompleted,
+    ScoreAdjusted,
+    UserBanned,
+    UserUnbanned,
+)
+from scoreboard.domain.scoring import (
     INT64_MAX,
     Known,
     LedgerEntry,

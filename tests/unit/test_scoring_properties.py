@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoreboard.clock import to_micros
-from scoreboard.events import (
+from scoreboard.domain.clock import to_micros
+from scoreboard.domain.events import (
     ActionCompleted,
     LogEvent,
     ScoreAdjusted,
     UserBanned,
     UserUnbanned,
 )
-from scoreboard.scoring import Positioned, Standing, rank_order
+from scoreboard.domain.scoring import Positioned, Standing, rank_order
 from tests.support.memory_ledger import MemoryLedger
 from tests.support.reference import Reference
 

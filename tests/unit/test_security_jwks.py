@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import jwt
 import pytest
 
-from scoreboard.auth import AuthError, TokenVerifier
+from scoreboard.adapters.auth import AuthError, TokenVerifier
 from scoreboard.settings import Settings
 from tests.support.jwks_server import JwksServer, rsa_key, running_jwks_server, token
 

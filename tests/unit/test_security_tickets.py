@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from scoreboard import tickets
-from scoreboard.errors import ConfigurationError
-from scoreboard.tickets import Ticket, TicketKeyring, TicketRejected
+from scoreboard.domain import ticket_tokens as tickets
+from scoreboard.domain.errors import ConfigurationError
+from scoreboard.domain.ticket_tokens import Ticket, TicketKeyring, TicketRejected
 
 SECRET = "t" * 40
 NOW = 1_800_000_000_000_000

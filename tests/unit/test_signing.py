@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scoreboard.errors import ConfigurationError
-from scoreboard.signing import (
+from scoreboard.domain.errors import ConfigurationError
+from scoreboard.domain.signing import (
     KEY_ID_HEADER,
     SIGNATURE_HEADER,
     SignatureInvalid,

@@ -1,0 +1,52 @@
+"""The api's adapters and use cases as the handlers find them (``request.app.state.services``).
+
+Built by ``producer_api.bootstrap.build_services``; tests build one with fakes or real services.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from redis.asyncio import Redis
+
+from producer_api.admin_commands import AdminCommands
+from producer_api.ingest import CompleteAction
+from producer_api.queries import LeaderboardQueries
+from producer_api.ratelimit import Bucket, RateLimiter
+from producer_api.start_action import StartAction
+from producer_api.visibility import VisibilityWait
+from projections.history import History
+from projections.ranking import RedisBoards
+from projections.repair import BoardRepair
+from scoreboard.adapters.auth import TokenVerifier
+from scoreboard.adapters.autopipe import AutoPipeline
+from scoreboard.adapters.publishing import Publisher
+from scoreboard.domain.catalog import Catalog
+from scoreboard.domain.clock import Clock
+from scoreboard.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    verifier: TokenVerifier
+    catalog: Catalog
+    clock: Clock
+    publisher: Publisher
+    redis: Redis
+    calls: AutoPipeline
+    """The hot path's Redis commands (rate limits, idempotency, guards), auto-pipelined."""
+    pool: AsyncConnectionPool[AsyncConnection]
+    boards: RedisBoards
+    limiter: RateLimiter
+    user_bucket: Bucket
+    ip_bucket: Bucket
+    start: StartAction
+    complete: CompleteAction
+    admin: AdminCommands
+    queries: LeaderboardQueries
+    repair: BoardRepair
+    history: History
+    visibility: VisibilityWait

@@ -1,0 +1,119 @@
+"""Avro single-object encoding of events (``C3 01`` + CRC-64-AVRO fingerprint, little-endian + body).
+
+The fingerprint names the writer schema, so one topic can carry several event types and a reader
+picks the schema by fingerprint. Readers resolve older writer schemas into the current one, which is
+how a schema evolves without rewriting the log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+from functools import cache
+from typing import Any
+
+import fastavro
+import fastavro.schema
+
+from schemas import load_schema
+from scoreboard.domain.errors import DecodeError
+from scoreboard.domain.events import (
+    ActionCompleted,
+    BoardEntry,
+    Event,
+    LeaderboardChanged,
+    RejectedAction,
+    ScoreAdjusted,
+    ScoreChanged,
+    UserBanned,
+    UserUnbanned,
+)
+
+MAGIC = b"\xc3\x01"
+EVENT_TYPES: dict[str, type[Any]] = {
+    "ActionCompleted": ActionCompleted,
+    "ScoreAdjusted": ScoreAdjusted,
+    "UserBanned": UserBanned,
+    "UserUnbanned": UserUnbanned,
+    "ScoreChanged": ScoreChanged,
+    "LeaderboardChanged": LeaderboardChanged,
+    "RejectedAction": RejectedAction,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Codec:
+    name: str
+    parsed: Any
+    fingerprint: bytes
+
+
+def fingerprint_of(schema: dict[str, Any] | str) -> bytes:
+    """CRC-64-AVRO of the schema's Parsing Canonical Form, as the 8 little-endian bytes."""
+    canonical = fastavro.schema.to_parsing_canonical_form(schema)
+    return bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))
+
+
+@cache
+def _codec(name: str) -> _Codec:
+    schema = load_schema(name)
+    return _Codec(name, fastavro.parse_schema(schema), fingerprint_of(schema))
+
+
+@cache
+def _by_fingerprint() -> dict[bytes, _Codec]:
+    return {_codec(name).fingerprint: _codec(name) for name in EVENT_TYPES}
+
+
+def register_writer_schema(name: str, writer_schema: dict[str, Any]) -> None:
+    """Teach the decoder an older (or other) writer schema of ``name``, resolved into the current one."""
+    parsed = fastavro.parse_schema(writer_schema)
+    _by_fingerprint()[fingerprint_of(writer_schema)] = _Codec(name, parsed, fingerprint_of(writer_schema))
+
+
+def encode(event: Event) -> bytes:
+    name = type(event).__name__
+    codec = _codec(name)
+    buffer = io.BytesIO()
+    buffer.write(MAGIC)
+    buffer.write(codec.fingerprint)
+    fastavro.schemaless_writer(buffer, codec.parsed, _to_record(event))
+    return buffer.getvalue()
+
+
+def decode(data: bytes) -> Event:
+    if len(data) < 10 or data[:2] != MAGIC:
+        raise DecodeError("not Avro single-object encoding (missing C3 01 marker)")
+    writer = _by_fingerprint().get(bytes(data[2:10]))
+    if writer is None:
+        raise DecodeError(f"unknown schema fingerprint {bytes(data[2:10]).hex()}")
+    reader = _codec(writer.name)
+    try:
+        record = fastavro.schemaless_reader(io.BytesIO(data[10:]), writer.parsed, reader.parsed)
+    except Exception as exc:  # fastavro raises many types for truncated or corrupt bodies
+        raise DecodeError(f"corrupt {writer.name} body: {exc}") from exc
+    return _from_record(writer.name, record)
+
+
+@cache
+def _field_names(name: str) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(EVENT_TYPES[name]))
+
+
+def _to_record(event: Event) -> dict[str, Any]:
+    # A shallow copy: dataclasses.asdict deep-copies and is the slowest part of encoding.
+    record = {field: getattr(event, field) for field in _field_names(type(event).__name__)}
+    if isinstance(event, LeaderboardChanged):
+        record["entries"] = [{"rank": e.rank, "user_id": e.user_id, "score": e.score} for e in event.entries]
+    return record
+
+
+def _from_record(name: str, record: Any) -> Event:
+    if not isinstance(record, dict):
+        raise DecodeError(f"{name} body is not a record")
+    if name == "LeaderboardChanged":
+        record = dict(record)
+        record["entries"] = tuple(BoardEntry(**entry) for entry in record["entries"])
+    event_type = EVENT_TYPES[name]
+    event: Event = event_type(**{k: record[k] for k in _field_names(name) if k in record})
+    return event

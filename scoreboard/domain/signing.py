@@ -1,0 +1,113 @@
+"""Authentic log records: an HMAC-SHA256 signature in the Kafka headers of every record we write.
+
+Anyone who can reach the broker can write a well-formed record; only a holder of the signing key can
+write one that verifies. The api signs what it appends to the actions topic (with the *event* key),
+workers sign what they write to the change topics (with the *change* key), and the readers verify
+before they trust anything: the worker rejects an action record that does not verify (reason
+``signature``), the gateway ignores a change record that does not.
+
+The signature covers the topic, the partition (for the actions topic, where the api picks the
+partition itself, so a record copied to another partition fails), the key, the value and the
+CloudEvents headers, each length-prefixed so no two different records share a signed message. The
+``sb_kid`` header names the key (derived from the secret, so it reveals nothing); rotating means: set
+the new secret and keep the old one in ``..._OLD_SECRETS`` while records signed with it may still be
+read (for the actions topic, which is replayed from offset 0 by a rebuild: forever).
+
+Pure: no I/O. Verification costs about 2 microseconds per record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+
+from scoreboard.domain.errors import ConfigurationError, ScoreboardError
+
+SIGNATURE_HEADER = "sb_sig"
+KEY_ID_HEADER = "sb_kid"
+SIGNED_HEADERS = ("ce_specversion", "ce_id", "ce_type", "ce_source", "ce_time")
+MIN_SECRET_BYTES = 32
+ANY_PARTITION = -1
+"""Sign without binding the record to a partition (records whose partition the writer does not choose)."""
+_DOMAIN = b"scoreboard-record-signature-v1"
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+class SignatureInvalid(ScoreboardError):
+    """The record is unsigned, signed with an unknown key, or its signature does not match."""
+
+
+def key_id_of(secret: str, purpose: str) -> str:
+    """A short public name of a secret (it does not reveal the secret)."""
+    return hmac.new(secret.encode(), f"scoreboard-{purpose}-kid".encode(), hashlib.sha256).hexdigest()[:12]
+
+
+class SigningKeyring:
+    """The current signing secret plus older ones that still verify. ``purpose`` (``event`` or
+    ``change``) keeps key ids of different keyrings apart."""
+
+    def __init__(self, purpose: str, current: str, previous: Iterable[str] = ()) -> None:
+        secrets = (current, *previous)
+        for secret in secrets:
+            if len(secret.encode()) < MIN_SECRET_BYTES:
+                raise ConfigurationError(
+                    f"the {purpose} signing secret (and each old one) must be at least 256 bits (32 bytes)")
+        self.purpose = purpose
+        self.current_kid = key_id_of(current, purpose)
+        self._keys = {key_id_of(secret, purpose): secret.encode() for secret in reversed(secrets)}
+        self._current = current.encode()
+
+    def key(self, kid: str) -> bytes | None:
+        return self._keys.get(kid)
+
+    def sign(self, topic: str, partition: int, key: bytes, value: bytes, headers: Headers) -> list[tuple[str, bytes]]:
+        """``headers`` plus the key id and signature headers."""
+        mac = _mac(self._current, topic, partition, key, value, headers)
+        return [*headers, (KEY_ID_HEADER, self.current_kid.encode()), (SIGNATURE_HEADER, mac.hex().encode())]
+
+    def verify(self, topic: str, partition: int, key: bytes, value: bytes,
+               headers: Headers | Mapping[str, bytes] | None) -> None:
+        """Raise ``SignatureInvalid`` unless one of our keys signed exactly this record."""
+        found = _as_pairs(headers)
+        kid = _one(found, KEY_ID_HEADER)
+        given = _one(found, SIGNATURE_HEADER)
+        if kid is None or given is None:
+            raise SignatureInvalid("the record is not signed")
+        secret = self._keys.get(kid.decode(errors="replace"))
+        if secret is None:
+            raise SignatureInvalid(f"the record is signed with an unknown key {kid[:16]!r}")
+        expected = _mac(secret, topic, partition, key, value, found).hex().encode()
+        if not hmac.compare_digest(expected, given):
+            raise SignatureInvalid("the record's signature does not match its contents")
+
+
+def _mac(secret: bytes, topic: str, partition: int, key: bytes, value: bytes, headers: Headers) -> bytes:
+    mac = hmac.new(secret, _DOMAIN, hashlib.sha256)
+    for part in (topic.encode(), str(partition).encode(), key, value):
+        mac.update(struct.pack(">I", len(part)))
+        mac.update(part)
+    for name in SIGNED_HEADERS:
+        found = _one(headers, name)
+        if found is None:
+            mac.update(b"\xff\xff\xff\xff")  # absent differs from empty
+        else:
+            mac.update(struct.pack(">I", len(found)))
+            mac.update(found)
+    return mac.digest()
+
+
+def _as_pairs(headers: Headers | Mapping[str, bytes] | None) -> Headers:
+    if headers is None:
+        return ()
+    if isinstance(headers, Mapping):
+        return list(headers.items())
+    return headers
+
+
+def _one(headers: Headers, name: str) -> bytes | None:
+    """The value of ``name``; a header given twice counts as absent (no ambiguity to exploit)."""
+    values = [bytes(value) if value is not None else b"" for key, value in headers if key == name]
+    return values[0] if len(values) == 1 else None
