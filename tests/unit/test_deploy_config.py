@@ -1,9 +1,9 @@
 """The deployment files (Dockerfile, docker-compose.yml, deploy/k8s) agree with the contract.
 
-Nothing is built or started: the files are parsed and checked against the contract of
-docs/architecture.md: topics, ports and probes, commands, environment and no secret defaults,
-what scales how, and the security model of deploy/README.md (one Kafka user per role with
-least-privilege ACLs, SCRAM over TLS, default-deny network policies, a password on Redis).
+Nothing is built or started: the files are parsed and checked against the contract written in
+docs/architecture.md ("Topics", "Processes, ports and commands", "Configuration", "Scaling"; every
+variable in docs/operations.md), and the security model of deploy/README.md (one Kafka user per role
+with least-privilege ACLs, SCRAM over TLS, default-deny network policies, a password on Redis).
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ JWT_KEY_SOURCES = frozenset(
     {"SCOREBOARD_JWT_SECRET", "SCOREBOARD_JWT_PUBLIC_KEY_FILE", "SCOREBOARD_JWKS_URL"}
 )
 
-# The contract's topics (docs/architecture.md): topic -> (partitions, topic config).
+# The contract's topics (docs/architecture.md, "Topics"): topic -> (partitions, topic config).
 CONTRACT_TOPICS: dict[str, tuple[int, dict[str, str]]] = {
     "scoreboard.actions.v1": (6, {"cleanup.policy": "delete", "retention.ms": "-1"}),
     "scoreboard.score-changes.v1": (6, {"cleanup.policy": "delete", "retention.ms": "-1"}),
