@@ -18,11 +18,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from projections.ledger import AppliedBatch, Ledger
-from projections.ranking import BoardUpdate, RedisBoards
+from projections.ledger import AppliedBatch
+from projections.ranking import BoardUpdate
 from scoreboard.adapters import codec
 from scoreboard.adapters.cloudevents import cloud_event_headers
-from scoreboard.adapters.publishing import Publisher
 from scoreboard.domain.clock import Clock
 from scoreboard.domain.errors import DecodeError
 from scoreboard.domain.events import (
@@ -49,6 +48,7 @@ from scoreboard.domain.topics import (
     SCORE_CHANGES,
 )
 from stream_app.chaos import CrashPlan
+from stream_app.ports import BoardsPort, ChangePublisher, LedgerPort
 
 log = logging.getLogger(__name__)
 LOG_EVENTS = (ActionCompleted, ScoreAdjusted, UserBanned, UserUnbanned)
@@ -96,7 +96,7 @@ class BatchReport:
 
 
 class Pipeline:
-    def __init__(self, ledger: Ledger, boards: RedisBoards, publisher: Publisher, clock: Clock,
+    def __init__(self, ledger: LedgerPort, boards: BoardsPort, publisher: ChangePublisher, clock: Clock,
                  events: SigningKeyring, changes: SigningKeyring,
                  source: str = "/scoreboard/worker", crash_plan: CrashPlan | None = None) -> None:
         """``events`` verifies the action records; ``changes`` signs what the worker writes."""

@@ -1,10 +1,13 @@
-"""An in-memory stand-in for the Postgres ledger adapter, over the same pure core."""
+"""An in-memory stand-in for the Postgres ledger adapter (``stream_app.ports.LedgerPort``), over the
+same pure core. ``tests/contracts/ledger_contract.py`` holds it to the real ledger's behaviour."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from projections.ledger import AppliedBatch
 from scoreboard.domain.events import ActionCompleted, ScoreAdjusted
 from scoreboard.domain.policy import Judge, Usage, UsageKey
 from scoreboard.domain.scoring import (
@@ -13,31 +16,65 @@ from scoreboard.domain.scoring import (
     Known,
     LedgerEntry,
     Positioned,
+    Rejection,
     Standing,
+    StatusChange,
     UserStatus,
     apply_log,
     keys_needed,
     ledger_nonce,
     usage_needed,
 )
+from stream_app.ports import LedgerPort
+
+LogPosition = tuple[int, int]
+"""(partition, offset)."""
 
 
 @dataclass
 class MemoryLedger:
+    """The ledger's tables as dicts: ``ledger``, ``board_scores``, ``user_status``, ``ban_history``,
+    ``rejections``, ``usage_counters`` and ``log_positions``."""
+
     next_offsets: dict[int, int] = field(default_factory=dict)
     entries: dict[tuple[str, str], LedgerEntry] = field(default_factory=dict)
     standings: dict[BoardUser, Standing] = field(default_factory=dict)
     statuses: dict[str, UserStatus] = field(default_factory=dict)
     judge: Judge | None = None
     usage: dict[UsageKey, Usage] = field(default_factory=dict)
+    rejections: dict[LogPosition, Rejection] = field(default_factory=dict)
+    ban_history: dict[str, StatusChange] = field(default_factory=dict)
 
-    def apply_batch(self, batch: Sequence[Positioned], now_us: int = 0) -> BatchOutcome:
+    async def apply_batch(self, batch: Sequence[Positioned], now_us: int) -> AppliedBatch:
+        """As ``projections.ledger.Ledger.apply_batch``: all or nothing (nothing awaits in between),
+        replays change nothing and bring back their entries, rejections and current standings."""
+        return self._commit(batch, now_us)
+
+    async def record_poison(self, rejection: Rejection) -> None:
+        self.rejections.setdefault((rejection.partition, rejection.offset), rejection)
+
+    def apply_batch_sync(self, batch: Sequence[Positioned], now_us: int = 0) -> BatchOutcome:
+        """``apply_batch`` without the event loop, for the pure tests: what the core decided."""
+        return self._commit(batch, now_us).outcome
+
+    def _commit(self, batch: Sequence[Positioned], now_us: int) -> AppliedBatch:
+        outcome = apply_log(batch, self._known(batch), now_us, self.judge)
+        self._write(outcome)
+        applied = AppliedBatch(outcome)
+        if outcome.replayed:
+            self._load_replayed(outcome.replayed, applied)
+        return applied
+
+    def visible_scores(self, board: str) -> dict[str, int]:
+        return {u: s.score for (b, u), s in self.standings.items() if b == board and s.visible}
+
+    def _known(self, batch: Sequence[Positioned]) -> Known:
         keys, whole_users = keys_needed(batch, self.judge)
         counters = usage_needed(batch, self.judge) if self.judge else set()
         scored = [p.event for p in batch if isinstance(p.event, (ActionCompleted, ScoreAdjusted))]
         wanted = {(e.user_id, ledger_nonce(e)) for e in scored}
-        standings = {k: s for k, s in self.standings.items() if k in keys or k[1] in whole_users}
-        known = Known(
+        standings = self._standings(keys, whole_users)
+        return Known(
             next_offsets=dict(self.next_offsets),
             entries={k: e for k, e in self.entries.items() if k in wanted},
             standings=standings,
@@ -45,14 +82,30 @@ class MemoryLedger:
             boards_of_user={u: frozenset(b for b, x in standings if x == u) for u in whole_users},
             usage={k: v for k, v in self.usage.items() if k in counters},
         )
-        outcome = apply_log(batch, known, now_us, self.judge)
-        self.usage.update(outcome.usage)
+
+    def _write(self, outcome: BatchOutcome) -> None:
         for entry in outcome.accepted:
             self.entries[(entry.user_id, entry.nonce)] = entry
         self.standings.update(outcome.changed)
         self.statuses.update(outcome.statuses)
+        for change in outcome.status_changes:
+            self.ban_history.setdefault(change.event_id, change)
+        for rejection in outcome.rejected:
+            self.rejections[(rejection.partition, rejection.offset)] = rejection
+        self.usage.update(outcome.usage)
         self.next_offsets.update(outcome.next_offsets)
-        return outcome
 
-    def visible_scores(self, board: str) -> dict[str, int]:
-        return {u: s.score for (b, u), s in self.standings.items() if b == board and s.visible}
+    def _load_replayed(self, replayed: Sequence[Positioned], applied: AppliedBatch) -> None:
+        positions = {(p.partition, p.offset) for p in replayed}
+        applied.replayed_entries = sorted((e for e in self.entries.values() if (e.partition, e.offset) in positions),
+                                          key=lambda e: (e.partition, e.offset))
+        applied.replayed_rejections = [r for position, r in sorted(self.rejections.items()) if position in positions]
+        keys, whole_users = keys_needed(replayed)
+        applied.replayed_standings = self._standings(keys, whole_users)
+
+    def _standings(self, keys: set[BoardUser], whole_users: set[str]) -> dict[BoardUser, Standing]:
+        return {k: s for k, s in sorted(self.standings.items()) if k in keys or k[1] in whole_users}
+
+
+if TYPE_CHECKING:  # mypy checks that the fake is the port
+    _port: LedgerPort = MemoryLedger()

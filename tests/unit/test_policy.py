@@ -43,7 +43,7 @@ def decide(events: list[LogEvent], broker_times: list[int] | None = None) -> lis
     """'ok' or the rejection code of each event, one batch."""
     ledger = MemoryLedger(judge=JUDGE)
     times = broker_times or [e.occurred_at_us for e in events]
-    outcome = ledger.apply_batch([Positioned(e, 0, i, times[i]) for i, e in enumerate(events)])
+    outcome = ledger.apply_batch_sync([Positioned(e, 0, i, times[i]) for i, e in enumerate(events)])
     rejected = {r.offset: r.reason.split(":")[0] for r in outcome.rejected}
     return [rejected.get(i, "ok") for i in range(len(events))]
 
@@ -114,7 +114,7 @@ def test_any_batching_decides_every_event_as_one_at_a_time_does(
         while position < len(log):
             size = sizes[cut % len(sizes)]
             cut += 1
-            outcome = ledger.apply_batch(log[position:position + size])
+            outcome = ledger.apply_batch_sync(log[position:position + size])
             decisions += [(e.offset, "ok") for e in outcome.accepted]
             decisions += [(r.offset, r.reason.split(":")[0]) for r in outcome.rejected]
             position += size

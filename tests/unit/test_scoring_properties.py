@@ -60,9 +60,9 @@ def test_batches_and_crash_replays_give_the_reference_boards(
         size = cuts[cut_index % len(cuts)]
         cut_index += 1
         batch = log[position:position + size]
-        ledger.apply_batch(batch)
+        ledger.apply_batch_sync(batch)
         if batch_no in crash_after:
-            replay = ledger.apply_batch(batch)  # the offsets were not committed: it comes again
+            replay = ledger.apply_batch_sync(batch)  # the offsets were not committed: it comes again
             assert not replay.accepted and not replay.changed and len(replay.replayed) == len(batch)
         position += size
         batch_no += 1
