@@ -4,8 +4,10 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# What mypy --strict checks; the import-linter contracts run inside pytest (tests/unit/test_architecture.py).
+TYPED  := scoreboard producer_api stream_app gateway projections schemas devstack bench testkit tests
 
-.PHONY: up down test test-unit status bench clean
+.PHONY: up down test test-unit lint status bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -24,7 +26,12 @@ down: $(STAMP)
 status: $(STAMP)
 	$(BIN)/scoreboard stack status
 
-test: $(STAMP)
+# Static checks first: under half a minute, and they fail before any service is started.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy --strict $(TYPED)
+
+test: $(STAMP) lint
 	@if docker info >/dev/null 2>&1 && [ "$${SCOREBOARD_TESTCONTAINERS:-1}" != 0 ]; then \
 	  echo "a Docker engine answers: the tests start Kafka, Postgres and Redis with testcontainers"; \
 	else $(BIN)/scoreboard stack up; fi

@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.processes import cpu_seconds
-
 SCRIPT = Path(__file__).resolve().parent / "wrk" / "complete.lua"
 MARK = "BENCH_JSON "
 
@@ -70,6 +68,15 @@ class LoadResult:
             "generator_cpu_s": round(self.generator_cpu_s, 2),
             "server_cpu_s": round(self.server_cpu_s, 2),
         }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc; 0.0 where /proc is unavailable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _children_cpu() -> float:

@@ -38,11 +38,12 @@ def render(results: dict[str, Any], plot: str | None = "img/bench-latency.png") 
         row = results.get(key)
         if row:
             lines.append(f"| {key} | {_num(row.get('rate'))}/s offered | {_num(row.get('p50_ms'), 2)} | "
-                         f"{_num(row.get('p99_ms'), 2)} | {_num(row.get('p999_ms'), 2)} | {_num(row.get('errors', 0))} |")
+                         f"{_num(row.get('p99_ms'), 2)} | {_num(row.get('p999_ms'), 2)} | "
+                         f"{_num(row.get('errors', 0))} |")
     for row in results.get("fanout", []):
         lines.append(f"| fanout, {_num(row.get('clients'))} clients + 1 stalled (last client) | "
-                     f"{_num(row.get('updates'))} updates | {_num(row.get('p50_ms'), 2)} | {_num(row.get('p99_ms'), 2)} "
-                     f"| – | {_num(row.get('missed_frames'))} missed |")
+                     f"{_num(row.get('updates'))} updates | {_num(row.get('p50_ms'), 2)} | "
+                     f"{_num(row.get('p99_ms'), 2)} | – | {_num(row.get('missed_frames'))} missed |")
     rebuild = results.get("rebuild")
     if rebuild:
         lines.append(f"| rebuild, {_num(rebuild.get('events'))} events | {_num(rebuild.get('events_per_s'))} events/s "
@@ -72,7 +73,8 @@ def _details(results: dict[str, Any]) -> list[str]:
         row = results.get(key)
         if row and "server_cpu_s" in row:
             lines.append(f"- {key}: {_num(row.get('requests'))} requests in {_num(row.get('seconds'), 1)} s; "
-                         f"CPU: server {_num(row.get('server_cpu_s'), 1)} s, wrk {_num(row.get('generator_cpu_s'), 1)} s.")
+                         f"CPU: server {_num(row.get('server_cpu_s'), 1)} s, "
+                         f"wrk {_num(row.get('generator_cpu_s'), 1)} s.")
     e2e = results.get("e2e")
     if e2e:
         lines.append(f"- e2e: {_num(e2e.get('actions'))} actions acknowledged at {_num(e2e.get('achieved_rate'))}/s "
@@ -81,7 +83,8 @@ def _details(results: dict[str, Any]) -> list[str]:
         every = row.get("all_clients", {})
         lines.append(f"- fanout {_num(row.get('clients'))}: from the POST's ack, last client p50 "
                      f"{_num(row.get('from_ack_p50_ms'), 1)} ms, p99 {_num(row.get('from_ack_p99_ms'), 1)} ms; every "
-                     f"client from the change: p50 {_num(every.get('p50_ms'), 1)} ms, p99 {_num(every.get('p99_ms'), 1)} ms; "
+                     f"client from the change: p50 {_num(every.get('p50_ms'), 1)} ms, "
+                     f"p99 {_num(every.get('p99_ms'), 1)} ms; "
                      f"{_num(row.get('closed_clients'))} healthy clients closed.")
     rebuild = results.get("rebuild")
     if rebuild:

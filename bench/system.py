@@ -1,4 +1,6 @@
-"""The whole pipeline (api, one worker, gateway) on a bench world, warmed up before any measurement."""
+"""How the benchmark runs the system: every process logs under ``results/raw/``, the limits are raised
+out of the way, and the whole pipeline (api, one worker, gateway) runs on a bench world, warmed up
+before any measurement."""
 
 from __future__ import annotations
 
@@ -6,16 +8,17 @@ import asyncio
 import json
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 from bench.matching import decode_frames
-from bench.processes import Services, wait_ready
-from bench.wire import HttpPoster, WebSocketReader
-from devstack.ports import free_port
+from bench.poster import HttpPoster
 from devstack.worlds import World
 from scoreboard.adapters.auth import mint_token
+from testkit.subscribers import WebSocketReader
+from testkit.system import System, new_log_dir, start_system
 
+RAW_DIR = Path(__file__).resolve().parent / "results" / "raw"
+"""Process logs, token files and profiles of the runs (not kept in git)."""
 LOAD_TEST_CATALOG = Path(__file__).resolve().parents[1] / "scoreboard" / "catalogs" / "load-test.toml"
 
 # "raise the limits" rather than switch them off: the limiter's Redis calls (and the catalog's cap and
@@ -29,28 +32,15 @@ RAISED_LIMITS = {
 }
 
 
-@dataclass(frozen=True)
-class Pipeline:
-    api_url: str
-    gateway_url: str
-
-    def board_ws(self, board: str = "global") -> str:
-        return self.gateway_url.replace("http://", "ws://") + f"/v1/leaderboards/{board}/ws"
+def bench_processes(world: World, env: dict[str, str]) -> System:
+    """A scenario's processes (none started yet), with ``env`` and their logs in a new folder of RAW_DIR."""
+    return System(world, env, new_log_dir(RAW_DIR))
 
 
-def start_pipeline(world: World, services: Services) -> Pipeline:
-    api_port, gateway_port = free_port(), free_port()
-    env = world.env | RAISED_LIMITS | {
-        "SCOREBOARD_API_PORT": str(api_port),
-        "SCOREBOARD_GATEWAY_PORT": str(gateway_port),
-        "SCOREBOARD_WORKER_PORT": str(free_port()),
-    }
-    api = services.scoreboard("api", env, api_port)
-    services.scoreboard("worker", env)
-    gateway = services.scoreboard("gateway", env, gateway_port)
-    wait_ready(api)
-    wait_ready(gateway)
-    return Pipeline(api.url, gateway.url)
+def start_pipeline(world: World, env: dict[str, str] | None = None) -> System:
+    """The api, one worker and the gateway, each ready, with ``env`` (by default the raised limits) over
+    the world's environment; ``with`` it to stop them."""
+    return start_system(world, env=RAISED_LIMITS if env is None else env, log_dir=new_log_dir(RAW_DIR))
 
 
 HEAD_START = 1_000_000_000
@@ -58,7 +48,7 @@ HEAD_START = 1_000_000_000
 sessions' test worlds share the actions topic (every world's worker sees every action)."""
 
 
-async def warm_up(pipeline: Pipeline, world: World, reader: WebSocketReader, users: list[str],
+async def warm_up(pipeline: System, world: World, reader: WebSocketReader, users: list[str],
                   timeout_s: float = 90) -> None:
     """Grant ``users`` a head start and wait until a frame shows all of them: the worker has joined,
     caught up, and the gateway pushes this world's board."""

@@ -5,8 +5,8 @@ The hot route reuses the same parts: the route's own matcher, so path parameters
 and ``request.app`` are the same; the same metrics and client-IP middleware; the same endpoint; and
 the same exception handlers, looked up along the exception's MRO as Starlette does. It skips
 ServerErrorMiddleware, ExceptionMiddleware, matching the other routes, and ``request_response``'s
-second exception wrapper. Measured: 8% less CPU per request and 6–14% more accepted requests per
-second (docs/benchmarks.md).
+second exception wrapper. Why and what it saves: docs/adr/0006-hot-route-before-the-framework.md; the
+measurements are step 9 of "What changed, in order, each measured" in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ class HotRoute:
         self._endpoint: Callable[[Request], Awaitable[Response]] = route.endpoint
         self._handlers = handlers
         self._hot = wrap(self._handle)
+
+    @property
+    def app(self) -> Starlette:
+        """The Starlette app that answers everything but the hot route."""
+        return self._app
 
     @property
     def state(self) -> State:

@@ -121,7 +121,8 @@ async def rebuild(settings: Settings, *, start_offsets: Mapping[int, int] | None
     """Drop the projections and replay the log (from ``start_offsets``, default the beginning).
 
     Large batches pay off: a user's standings are read once per batch however often the user
-    appears in it. 1M events of 10k users: 22.5k / 25.8k / 28.0k events/s at 10k / 20k / 40k.
+    appears in it (the default's measurement: the last row of "What changed, in order, each
+    measured" in docs/benchmarks.md).
     """
     with fewer_collections():
         return await _rebuild(settings, start_offsets, batch_size, progress)

@@ -9,8 +9,9 @@ from contextlib import AbstractContextManager
 
 import pytest
 
+from testkit.system import System
 from tests.support.containers import container_stack, docker_available
-from tests.support.processes import System, running_system
+from tests.support.suite import running_system
 
 _containers: AbstractContextManager[dict[str, str]] | None = None
 

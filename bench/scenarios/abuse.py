@@ -42,11 +42,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bench.processes import Service, Services, wait_ready
-from bench.wire import HttpPoster
-from devstack.ports import free_port
+from bench.poster import HttpPoster
+from bench.system import start_pipeline
 from devstack.worlds import World, isolated_world, topic_ends
 from scoreboard.adapters.auth import mint_token
+from testkit import system as kit
 
 ACTIONS_TOPIC = "scoreboard.actions.v1"
 REJECTED_TOPIC = "scoreboard.rejected.v1"
@@ -101,7 +101,8 @@ def problem_type(body: bytes) -> str | None:
 
 def problem_counts(answers: Iterable[tuple[int, bytes]]) -> dict[str, int]:
     """``{"429 rate-limited": 94}``: refusals by status and problem type."""
-    counted = Counter(f"{status} {problem_type(body) or '-'}" for status, body in answers if status >= 400 or not status)
+    counted = Counter(f"{status} {problem_type(body) or '-'}"
+                      for status, body in answers if status >= 400 or not status)
     return dict(sorted(counted.items()))
 
 
@@ -265,42 +266,36 @@ def default_env(world: World, environ: Mapping[str, str] | None = None) -> tuple
 @dataclass
 class System:
     world: World
-    services: Services
-    env: dict[str, str]
-    api_url: str = ""
-    worker: Service | None = None
-    worker_port: int = 0
+    services: kit.System
+    """The api, worker and gateway processes, on ``default_env``; the worker is restarted when it exits."""
     worker_exits: list[int] = field(default_factory=list)
     """Exit codes of every worker process that ended while the scenario ran (each one restarted)."""
 
-    def start(self) -> None:
-        api_port, gateway_port, self.worker_port = free_port(), free_port(), free_port()
-        env = self.env | {"SCOREBOARD_API_PORT": str(api_port), "SCOREBOARD_GATEWAY_PORT": str(gateway_port)}
-        self.env = env
-        api = self.services.scoreboard("api", env, api_port)
-        self._start_worker()
-        gateway = self.services.scoreboard("gateway", env, gateway_port)
-        wait_ready(api)
-        wait_ready(gateway)
-        assert self.worker is not None
-        wait_ready(self.worker)
-        self.api_url = api.url
+    @property
+    def env(self) -> dict[str, str]:
+        return self.services.env
 
-    def _start_worker(self) -> None:
-        self.worker = self.services.scoreboard(
-            "worker", self.env | {"SCOREBOARD_WORKER_PORT": str(self.worker_port)}, self.worker_port)
+    @property
+    def api_url(self) -> str:
+        return self.services.api_url
+
+    @property
+    def worker(self) -> kit.Process | None:
+        """The newest worker process."""
+        return next((p for p in reversed(self.services.processes) if p.role == "worker"), None)
 
     def watch_worker(self) -> None:
-        """Restart the worker if it exited (as a supervisor would), recording its exit code."""
-        if self.worker is not None and (code := self.worker.popen.poll()) is not None:
+        """Restart the worker on its port if it exited (as a supervisor would), recording its exit code."""
+        worker = self.worker
+        if worker is not None and (code := worker.popen.poll()) is not None:
             self.worker_exits.append(code)
-            self._start_worker()
+            self.services.start("worker", SCOREBOARD_WORKER_PORT=str(worker.port))
 
     def worker_logs(self) -> str:
         texts = []
-        for service in self.services.running:
-            if service.role == "worker" and service.log_path.exists():
-                texts.append(service.log_path.read_text(errors="replace"))
+        for process in self.services.processes:
+            if process.role == "worker" and process.log_path.exists():
+                texts.append(process.log_path.read_text(errors="replace"))
         return "\n".join(texts)
 
     def token(self, user: str, admin: bool = False) -> str:
@@ -692,30 +687,30 @@ ATTACKS: tuple[tuple[str, Callable[[System, AbusePlan, str], Awaitable[dict[str,
 
 
 async def _attack(plan: AbusePlan, tick: Callable[[str], None]) -> dict[str, Any]:
-    with isolated_world() as world, Services() as services:
+    with isolated_world() as world:
         env, blanked = default_env(world)
-        system = System(world, services, env)
         tick("starting api, worker and gateway with the shipped catalog and default limits")
-        system.start()
-        run = uuid.uuid4().hex[:6]
-        found: dict[str, Any] = {"run": run, "overrides_blanked": blanked, "plan": dataclasses.asdict(plan)}
-        farming: dict[str, Any] = {}
-        for name, farm in (("single", farm_single), ("mixed", farm_mixed)):
-            tick(f"farming ({name})")
-            try:
-                farming[name] = await farm(system, plan, run)
-            except Exception as exc:  # noqa: BLE001 - one failed attack must not hide the others
-                farming[name] = {"error": f"{type(exc).__name__}: {exc}"}
-        found["farming"] = farming
-        for name, attack in ATTACKS:
-            tick(name)
-            try:
-                found[name] = await attack(system, plan, run)
-            except Exception as exc:  # noqa: BLE001
-                found[name] = {"error": f"{type(exc).__name__}: {exc}"}
-        system.watch_worker()
-        found["worker_exits_total"] = len(system.worker_exits)
-        return found
+        with start_pipeline(world, env) as services:
+            system = System(world, services)
+            run = uuid.uuid4().hex[:6]
+            found: dict[str, Any] = {"run": run, "overrides_blanked": blanked, "plan": dataclasses.asdict(plan)}
+            farming: dict[str, Any] = {}
+            for name, farm in (("single", farm_single), ("mixed", farm_mixed)):
+                tick(f"farming ({name})")
+                try:
+                    farming[name] = await farm(system, plan, run)
+                except Exception as exc:  # noqa: BLE001 - one failed attack must not hide the others
+                    farming[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            found["farming"] = farming
+            for name, attack in ATTACKS:
+                tick(name)
+                try:
+                    found[name] = await attack(system, plan, run)
+                except Exception as exc:  # noqa: BLE001
+                    found[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            system.watch_worker()
+            found["worker_exits_total"] = len(system.worker_exits)
+            return found
 
 
 def run(plan: AbusePlan, tick: Callable[[str], None]) -> dict[str, Any]:

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.matching import Ack, decode_frames, visible_latencies
-from bench.processes import Services
+from bench.poster import HttpPoster
 from bench.stats import latency_summary
 from bench.system import HEAD_START, start_pipeline, warm_up
 from bench.tokens import mint_tokens
-from bench.wire import HttpPoster, open_reader
 from devstack.worlds import isolated_world
+from testkit.subscribers import open_reader
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,7 @@ async def _post_paced(api_url: str, token: str, user: str, count: int, interval_
 
 
 async def _measure(plan: E2ePlan, tick: Callable[[float], None]) -> dict[str, float | int]:
-    with isolated_world() as world, Services() as services:
-        pipeline = start_pipeline(world, services)
+    with isolated_world() as world, start_pipeline(world) as pipeline:
         reader = await open_reader(pipeline.board_ws())
         try:
             run = uuid.uuid4().hex[:6]

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.matching import decode_frames
-from bench.processes import Services
+from bench.poster import HttpPoster
 from bench.stats import latency_summary, percentile
-from bench.system import HEAD_START, Pipeline, start_pipeline, warm_up
+from bench.system import HEAD_START, start_pipeline, warm_up
 from bench.tokens import mint_tokens
-from bench.wire import HttpPoster, WebSocketReader, open_reader, open_stalled
 from devstack.worlds import isolated_world
+from testkit.subscribers import WebSocketReader, open_reader, open_stalled_websocket
+from testkit.system import System
 
 
 @dataclass(frozen=True)
@@ -86,17 +87,18 @@ def last_client_latencies(per_client: Sequence[Sequence[tuple[float, int]]], upd
 async def _subscribe(url: str, count: int) -> list[WebSocketReader]:
     readers: list[WebSocketReader] = []
     for start in range(0, count, 100):  # in waves: the gateway accepts a backlog, not 5,000 at once
-        readers += await asyncio.gather(*(open_reader(url, timeout_s=60) for _ in range(start, min(count, start + 100))))
+        wave = range(start, min(count, start + 100))
+        readers += await asyncio.gather(*(open_reader(url, timeout_s=60) for _ in wave))
     deadline = time.monotonic() + 60
     while any(not r.texts for r in readers) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     return readers
 
 
-async def _one_count(pipeline: Pipeline, user: str, token: str, clients: int, plan: FanoutPlan, score: int,
+async def _one_count(pipeline: System, user: str, token: str, clients: int, plan: FanoutPlan, score: int,
                      tick: Callable[[str], None]) -> tuple[dict[str, Any], int]:
     readers = await _subscribe(pipeline.board_ws(), clients)
-    stalled = open_stalled(pipeline.board_ws())
+    stalled = open_stalled_websocket(pipeline.board_ws())
     poster = await HttpPoster.connect(pipeline.api_url)
     updates: list[Update] = []
     try:
@@ -109,8 +111,9 @@ async def _one_count(pipeline: Pipeline, user: str, token: str, clients: int, pl
             score += int(json.loads(body)["points"])
             updates.append(Update(score, time.time()))
             deadline = time.monotonic() + plan.wait_s
+            shown = str(score).encode()
             while time.monotonic() < deadline and any(
-                    len(r.texts) <= n or str(score).encode() not in r.texts[-1][1] for r, n in zip(readers, counts)):
+                    len(r.texts) <= n or shown not in r.texts[-1][1] for r, n in zip(readers, counts, strict=True)):
                 await asyncio.sleep(0.05)
             tick(f"{clients} clients")
             await asyncio.sleep(plan.gap_s)
@@ -137,8 +140,7 @@ async def _one_count(pipeline: Pipeline, user: str, token: str, clients: int, pl
 
 async def _measure(plan: FanoutPlan, tick: Callable[[str], None]) -> list[dict[str, Any]]:
     raise_open_files(2 * max(plan.clients) + 1000)
-    with isolated_world() as world, Services() as services:
-        pipeline = start_pipeline(world, services)
+    with isolated_world() as world, start_pipeline(world) as pipeline:
         user = f"fan-{uuid.uuid4().hex[:8]}"
         token = mint_tokens(world.settings(), [user])[user]
         watcher = await open_reader(pipeline.board_ws())

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import LoadResult, run_wrk
-from bench.processes import RAW_DIR, Service, Services, wait_ready
+from bench.system import RAW_DIR, bench_processes
 from bench.tokens import mint_tokens, write_tokens_file
 from devstack.ports import free_port
 from devstack.worlds import isolated_world
+from testkit.system import Process, System, wait_ready
 
 # "raise the limits" rather than switch them off: the limiter's Redis calls stay on the measured path
 RAISED_LIMITS = {
@@ -37,18 +38,18 @@ class IngestPlan:
     warmup_seconds: int = 3
     connections: int = 64
     """Enough for every target to saturate: 32 left the api, which answers only after Kafka's ack,
-    with smaller batches per loop turn (7.8k req/s at 32, 9.2k at 64, 9.2k at 128), while bare and
-    seed gave the same at 32 and 64 (docs/benchmarks.md)."""
+    with smaller batches per loop turn, while bare and seed gave about the same at 32 and 64, and
+    128 gained nothing (step 8 of "What changed, in order, each measured" in docs/benchmarks.md)."""
     users: int = 1000
     profile: bool = False
 
 
-def _start(target: str, services: Services, env: dict[str, str]) -> Service:
+def _start(target: str, services: System) -> Process:
     port = free_port()
     if target == "ingest":
-        return services.scoreboard("api", env | {"SCOREBOARD_API_PORT": str(port)}, port)
+        return services.start("api", SCOREBOARD_API_PORT=str(port))
     module = {"baseline_bare": "bench.baselines.bare", "baseline_seed": "bench.baselines.seed"}[target]
-    return services.module(target, module, env, port)
+    return services.start_module(target, module, port)
 
 
 def _profile(pid: int, seconds: int, run: str) -> subprocess.Popen[bytes] | None:
@@ -74,8 +75,8 @@ def run(plan: IngestPlan, tick: Callable[[str, float], None]) -> dict[str, LoadR
         env = world.env | RAISED_LIMITS
         try:
             for target in TARGETS:
-                with Services() as services:
-                    server = _start(target, services, env)
+                with bench_processes(world, env) as services:
+                    server = _start(target, services)
                     wait_ready(server)
                     run_wrk(server.url, tokens_file, f"w{run_id}{target[-4:]}", seconds=plan.warmup_seconds,
                             connections=plan.connections, server_pid=server.pid)

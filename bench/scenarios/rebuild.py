@@ -1,11 +1,12 @@
 """rebuild: events per second replayed into empty projections by ``stream_app.rebuild.rebuild``.
 
 The events are priced by the load-test catalog and signed as the api signs them (so the replay
-verifies and judges each one, as a real rebuild does), and produced straight to the actions topic with a tight confluent-kafka loop (linger,
-lz4, large batches), after the world's start offsets, then replayed from those offsets into the
-world's own (empty) Postgres database and Redis db. The actions topic is shared with every other
-world on the stack and every live worker reads it, so the scenario waits for other sessions'
-workers to stop before it appends a million events, and measures fewer when they do not.
+verifies and judges each one, as a real rebuild does), and produced straight to the actions topic
+with a tight confluent-kafka loop (linger, lz4, large batches), after the world's start offsets,
+then replayed from those offsets into the world's own (empty) Postgres database and Redis db. The
+actions topic is shared with every other world on the stack and every live worker reads it, so the
+scenario waits for other sessions' workers to stop before it appends a million events, and measures
+fewer when they do not.
 """
 
 from __future__ import annotations

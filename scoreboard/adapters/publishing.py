@@ -7,7 +7,7 @@ Delivery reports are served by ``poll(0)`` on the event loop, by a poller task t
 records await their acknowledgement: it polls again at once while reports keep coming and every
 ``POLL_INTERVAL_S`` otherwise, and ends when nothing is outstanding. A dedicated poll thread did the
 same at less latency but, under load, handing the GIL between it and the loop for every batch of
-reports cost the api about 15% of its throughput (``docs/adr/0005-delivery-reports-on-the-loop.md``).
+reports cost the api throughput (measured in ``docs/adr/0005-delivery-reports-on-the-loop.md``).
 """
 
 from __future__ import annotations

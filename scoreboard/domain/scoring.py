@@ -248,7 +248,7 @@ class _State:
                    boards: Sequence[str], standings: Sequence[Standing]) -> None:
         """Add ``points`` on ``boards`` (GLOBAL first), whose current ``standings`` the caller read."""
         total_after = standings[0].score + points
-        for board, before in zip(boards, standings):
+        for board, before in zip(boards, standings, strict=True):
             # Zero points leave the score, so the time it was reached, unchanged (unless it is new).
             reached = event.occurred_at_us if points or before.seq == 0 else before.reached_at_us
             self._write(board, event.user_id, Standing(before.score + points, before.seq + 1, reached, before.visible))

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from testkit.system import System, wait_ready
 from tests.support.client import ApiClient
-from tests.support.processes import System, wait_ready
 
 pytestmark = pytest.mark.e2e
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard.png"
@@ -73,7 +73,7 @@ def test_the_dashboard_shows_live_rows_movements_and_reconnects(system: System, 
     gateway.stop()
     for board in ("global", "daily", "weekly"):
         expect(page.locator(f"{panel(page, board)} .status")).to_have_text("reconnecting", timeout=15_000)
-    wait_ready(system.gateway_url, system.start("gateway"))
+    wait_ready(system.start("gateway"))
     for board in ("global", "daily", "weekly"):
         expect(page.locator(f"{panel(page, board)} .status")).to_have_text("live", timeout=20_000)
     post(api, bo, 3)  # 500 points: bo leads, pushed through the new gateway

@@ -26,9 +26,10 @@ from scoreboard.domain.clock import SystemClock
 from scoreboard.domain.events import ActionCompleted, RejectedAction
 from scoreboard.domain.topics import ACTIONS, REJECTED
 from scoreboard.settings import Settings
+from testkit.system import System
+from testkit.waits import wait_until
 from tests.support.attacker import Caller, assert_problem
-from tests.support.polling import wait_until
-from tests.support.processes import System, running_system
+from tests.support.suite import running_system
 from tests.support.topic_reader import records_since
 
 pytestmark = pytest.mark.e2e

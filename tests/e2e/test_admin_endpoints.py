@@ -6,11 +6,12 @@ import uuid
 
 import pytest
 
+from devstack.worlds import topic_ends
 from scoreboard.domain.events import ScoreAdjusted, UserBanned, UserUnbanned
 from scoreboard.domain.topics import ACTIONS
+from testkit.system import System
 from tests.support.attacker import Caller, assert_problem
-from tests.support.processes import System
-from tests.support.topic_reader import records_since, topic_ends
+from tests.support.topic_reader import records_since
 
 pytestmark = pytest.mark.e2e
 

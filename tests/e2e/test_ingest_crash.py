@@ -17,9 +17,10 @@ import redis
 from producer_api.idempotency import event_id_for
 from scoreboard.domain.clock import SystemClock
 from scoreboard.domain.events import ActionCompleted
+from testkit.system import System, wait_ready
+from testkit.waits import wait_until
 from tests.support.attacker import Caller, assert_problem
-from tests.support.polling import wait_until
-from tests.support.processes import System, running_system, wait_ready
+from tests.support.suite import running_system
 from tests.support.workload import CATALOG, produce
 
 pytestmark = pytest.mark.e2e
@@ -98,7 +99,7 @@ def test_kill_9_of_the_api_mid_requests_then_retries_count_every_action_exactly_
         api.stop(signal.SIGKILL)
         first_round = [f.result() for f in futures]
     assert api.popen.returncode == -signal.SIGKILL
-    wait_ready(crashable.api_url, crashable.start("api"))
+    wait_ready(crashable.start("api"))
 
     def retried(job: tuple[str, str]) -> httpx.Response | None:
         response = caller.complete(job[0], "win-match", key=job[1])

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testkit.system import System
 from tests.support.attacker import Caller
-from tests.support.processes import System
 
 pytestmark = pytest.mark.e2e
 CHECKS = ",".join(["not_a_server_error", "status_code_conformance", "content_type_conformance",

@@ -14,20 +14,22 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from devstack.ports import free_port
 from devstack.worlds import World, isolated_world, topic_ends
 from scoreboard.adapters.kafka_retry import retry_kafka
 from scoreboard.domain.clock import to_micros
 from scoreboard.domain.topics import ACTIONS, LEADERBOARD_CHANGES
 from stream_app.chaos import STAGES
+from testkit.system import Process, System
+from testkit.waits import wait_until
 from tests.support.inspect import (
     ledger_count,
     postgres_scores,
     pushed_boards,
     redis_order,
 )
-from tests.support.polling import wait_until
-from tests.support.processes import LOAD_ENV, Process, System, free_port
 from tests.support.reference import Reference
+from tests.support.suite import LOAD_ENV
 from tests.support.workload import actions_with_duplicates, produce
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +48,7 @@ def world() -> Iterator[World]:
 def workers_system(world: World) -> System:
     env = world.env | LOAD_ENV | {"SCOREBOARD_BATCH_WAIT_SECONDS": "0.05", "SCOREBOARD_BATCH_SIZE": "200",
                        "SCOREBOARD_WORKER_SESSION_TIMEOUT_SECONDS": "6"}
-    return System(world, "", "", env)
+    return System(world, env)
 
 
 def lag(world: World) -> int:

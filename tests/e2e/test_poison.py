@@ -26,10 +26,11 @@ from scoreboard.domain.events import ActionCompleted, RejectedAction
 from scoreboard.domain.topics import ACTIONS, REJECTED
 from scoreboard.settings import Settings
 from stream_app.rebuild import rebuild
+from testkit.system import Process, System
+from testkit.waits import wait_until
 from tests.support.client import ApiClient
 from tests.support.inspect import postgres_scores
-from tests.support.polling import wait_until
-from tests.support.processes import Process, System, running_system
+from tests.support.suite import running_system
 from tests.support.topic_reader import records_since
 from tests.support.workload import action, produce
 

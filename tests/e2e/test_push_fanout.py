@@ -16,15 +16,10 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from testkit.subscribers import Subscriber, follow_sse, follow_websocket, open_stalled_websocket
+from testkit.system import System
+from testkit.waits import wait_until_async
 from tests.support.client import ApiClient
-from tests.support.polling import wait_until_async
-from tests.support.processes import System
-from tests.support.subscribers import (
-    Subscriber,
-    follow_sse,
-    follow_websocket,
-    open_stalled_websocket,
-)
 
 pytestmark = pytest.mark.e2e
 WEBSOCKETS = 250
@@ -60,7 +55,7 @@ async def fan_out(system: System, api: ApiClient) -> FanOut:
             await asyncio.wait_for(asyncio.gather(*(s.got_snapshot.wait() for s in subscribers)), 90)
             baseline = max(s.versions[-1] for s in subscribers)
             user = f"fan-{uuid.uuid4().hex[:8]}"
-            posted_at = time.monotonic()
+            posted_at = time.time()
             response = await asyncio.to_thread(api.complete, user, "win-match")
             assert response.status_code == 202, response.text
 

@@ -14,10 +14,10 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
+from testkit.subscribers import Subscriber, follow_websocket
+from testkit.system import System
+from testkit.waits import wait_until_async
 from tests.support.client import ApiClient
-from tests.support.polling import wait_until_async
-from tests.support.processes import System
-from tests.support.subscribers import Subscriber, follow_websocket
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +37,8 @@ async def post_and_wait_for_newer(api: ApiClient, observer: Subscriber, than: in
 
 
 async def first_sse_event(client: httpx.AsyncClient, url: str, last_event_id: int) -> tuple[int, dict[str, object]]:
-    async with asyncio.timeout(30), client.stream("GET", url, headers={"Last-Event-ID": str(last_event_id)}) as response:
+    headers = {"Last-Event-ID": str(last_event_id)}
+    async with asyncio.timeout(30), client.stream("GET", url, headers=headers) as response:
         event_id = -1
         async for line in response.aiter_lines():
             if line.startswith("id: "):

@@ -21,14 +21,9 @@ from gateway.bootstrap import WS_MAX_FRAME_BYTES, create_app
 from gateway.hub import BoardState
 from gateway.services import GatewayServices
 from scoreboard.settings import Settings
+from testkit.subscribers import Subscriber, follow_websocket, open_stalled_websocket, read_text_frames
+from testkit.waits import wait_until_async
 from tests.support.gateway_fakes import gateway_services
-from tests.support.polling import wait_until_async
-from tests.support.subscribers import (
-    Subscriber,
-    follow_websocket,
-    open_stalled_websocket,
-    read_websocket_text_frames,
-)
 
 pytestmark = pytest.mark.e2e
 READERS = 20
@@ -81,7 +76,7 @@ async def scenario() -> dict[str, float]:
 
             def reached_newest(frames: list[dict[str, Any]]) -> bool:
                 return bool(frames) and frames[-1]["version"] == VERSIONS
-            frames = await asyncio.to_thread(read_websocket_text_frames, stalled, 60.0, reached_newest)
+            frames = await asyncio.to_thread(read_text_frames, stalled, 60.0, reached_newest)
             return {"worst_lag_s": worst_lag, "lagging": lagging_while_stalled,
                     "stalled_frames": len(frames), "stalled_last": frames[-1]["version"] if frames else -1,
                     "stalled_first": frames[0]["version"] if frames else -1}

@@ -19,10 +19,10 @@ from devstack.worlds import World
 from scoreboard.domain.boards import daily_id, weekly_id
 from scoreboard.domain.clock import to_micros
 from scoreboard.domain.events import LogEvent, UserBanned
+from testkit.system import System
+from testkit.waits import wait_until
 from tests.support.client import ApiClient
 from tests.support.inspect import redis_order
-from tests.support.polling import wait_until
-from tests.support.processes import System
 from tests.support.workload import action, produce
 
 pytestmark = pytest.mark.e2e

@@ -14,11 +14,13 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from devstack.ports import free_port
 from devstack.worlds import isolated_world
 from projections.standings import Standings
 from scoreboard.domain.scoring import Standing, rank_order
-from tests.support.polling import wait_until
-from tests.support.processes import LOAD_ENV, System, free_port, wait_ready
+from testkit.system import System, wait_ready
+from testkit.waits import wait_until
+from tests.support.suite import LOAD_ENV
 
 pytestmark = pytest.mark.e2e
 USERS = 100_000
@@ -30,9 +32,10 @@ def api_only() -> Iterator[System]:
     """Only the api: the standings are written to Postgres directly, no worker needed."""
     with isolated_world() as world:
         port = free_port()
-        system = System(world, f"http://127.0.0.1:{port}", "", world.env | LOAD_ENV | {"SCOREBOARD_API_PORT": str(port)})
+        env = world.env | LOAD_ENV | {"SCOREBOARD_API_PORT": str(port)}
+        system = System(world, env)
         try:
-            wait_ready(system.api_url, system.start("api"))
+            wait_ready(system.start("api"))
             yield system
         finally:
             system.stop_all()

@@ -16,10 +16,11 @@ from scoreboard.domain.clock import to_micros
 from scoreboard.domain.events import ActionCompleted, LogEvent
 from scoreboard.settings import Settings
 from stream_app.rebuild import rebuild
+from testkit.system import System
+from testkit.waits import wait_until
 from tests.support.inspect import ledger_count, redis_order
-from tests.support.polling import wait_until
-from tests.support.processes import LOAD_ENV, System
 from tests.support.reference import Reference
+from tests.support.suite import LOAD_ENV
 from tests.support.workload import mixed_log, produce
 
 pytestmark = pytest.mark.e2e
@@ -52,7 +53,7 @@ def test_a_rebuild_from_the_log_equals_the_live_projections() -> None:
     events = mixed_log(3000, 150, start_us=START, seed=5)
     reference = Reference().apply(events)
     with isolated_world() as world:
-        system = System(world, "", "", world.env | LOAD_ENV)
+        system = System(world, world.env | LOAD_ENV)
         system.start("worker")
         try:
             asyncio.run(produce(world.kafka_bootstrap, events, chunk=500))
@@ -101,7 +102,7 @@ def test_a_rebuild_reproduces_the_policy_decisions() -> None:
     users = {e.user_id for e in events}
     env = {"SCOREBOARD_ACTIONS_FILE": str(DEFAULT_CATALOG)}
     with isolated_world() as world:
-        system = System(world, "", "", world.env | env)
+        system = System(world, world.env | env)
         system.start("worker")
         try:
             asyncio.run(produce(world.kafka_bootstrap, events, chunk=500))

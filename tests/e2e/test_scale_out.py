@@ -7,17 +7,20 @@ import json
 import signal
 import uuid
 from collections.abc import Iterator
+from functools import partial
 
 import httpx
 import pytest
 import websockets
 
+from devstack.ports import free_port
 from devstack.worlds import isolated_world
 from scoreboard.domain.catalog import load_catalog
+from testkit.system import System, wait_ready
+from testkit.waits import wait_until
 from tests.support.client import ApiClient
 from tests.support.inspect import ledger_count, postgres_scores, redis_order
-from tests.support.polling import wait_until
-from tests.support.processes import LOAD_ENV, System, free_port, wait_ready
+from tests.support.suite import LOAD_ENV
 
 pytestmark = pytest.mark.e2e
 ACTIONS = ("win-match", "complete-level", "daily-login")
@@ -26,17 +29,14 @@ ACTIONS = ("win-match", "complete-level", "daily-login")
 @pytest.fixture()
 def twins() -> Iterator[System]:
     with isolated_world() as world:
-        system = System(world, "", "", world.env | LOAD_ENV | {"SCOREBOARD_BATCH_WAIT_SECONDS": "0.02"})
+        system = System(world, world.env | LOAD_ENV | {"SCOREBOARD_BATCH_WAIT_SECONDS": "0.02"})
         try:
             apis = [system.start("api", SCOREBOARD_API_PORT=str(free_port())) for _ in range(2)]
             workers = [system.start("worker", SCOREBOARD_WORKER_INSTANCE_ID=f"w{i}",
                                     SCOREBOARD_WORKER_PORT=str(free_port())) for i in range(2)]
             gateways = [system.start("gateway", SCOREBOARD_GATEWAY_PORT=str(free_port())) for _ in range(2)]
-            for process in (*apis, *gateways):
-                port = process.env_port
-                wait_ready(f"http://127.0.0.1:{port}", process)
-            for worker in workers:
-                wait_ready(worker.url, worker)
+            for process in (*apis, *gateways, *workers):
+                wait_ready(process)
             yield system
         finally:
             system.stop_all()
@@ -53,7 +53,7 @@ def test_two_of_each_count_every_action_once_and_both_gateways_push_the_same_boa
     run = uuid.uuid4().hex[:6]
     users = [f"twin{i:02d}-{run}" for i in range(12)]
     expected: dict[str, int] = {}
-    client = ApiClient(f"http://127.0.0.1:{apis[0].env_port}", secret)
+    client = ApiClient(f"http://127.0.0.1:{apis[0].port}", secret)
 
     async def post_all() -> None:
         async with httpx.AsyncClient(timeout=30) as http:
@@ -62,7 +62,7 @@ def test_two_of_each_count_every_action_once_and_both_gateways_push_the_same_boa
                 key = f"twin-{run}-{i:05d}"
                 for api in (apis[i % 2], apis[(i + 1) % 2]):  # the same key through both apis
                     response = await http.post(
-                        f"http://127.0.0.1:{api.env_port}/v1/actions/{action}/complete",
+                        f"http://127.0.0.1:{api.port}/v1/actions/{action}/complete",
                         headers={"Authorization": f"Bearer {client.token(user)}", "Idempotency-Key": key})
                     assert response.status_code in (200, 202), response.text
             for start in range(0, 600, 50):
@@ -87,6 +87,9 @@ def test_two_of_each_count_every_action_once_and_both_gateways_push_the_same_boa
             frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
             return [e["user_id"] for e in frame["entries"]]
 
+    def pushes_top(gateway_port: int) -> bool:
+        return asyncio.run(pushed_top(gateway_port)) == top
+
     for gateway in gateways:
-        wait_until(lambda: asyncio.run(pushed_top(gateway.env_port)) == top, timeout_s=30,
-                   what=f"gateway {gateway.env_port} pushes the final top 10")
+        wait_until(partial(pushes_top, gateway.port), timeout_s=30,
+                   what=f"gateway {gateway.port} pushes the final top 10")

@@ -17,8 +17,11 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from devstack.worlds import topic_ends
 from scoreboard.domain import ticket_tokens as tickets
 from scoreboard.domain.ticket_tokens import Ticket, TicketKeyring
+from testkit.system import System
+from testkit.waits import wait_until
 from tests.support.attacker import (
     Caller,
     assert_problem,
@@ -26,9 +29,8 @@ from tests.support.attacker import (
     tampered_signature,
     unsigned,
 )
-from tests.support.polling import wait_until
-from tests.support.processes import System, running_system
-from tests.support.topic_reader import records_since, topic_ends
+from tests.support.suite import running_system
+from tests.support.topic_reader import records_since
 
 pytestmark = pytest.mark.e2e
 ISSUER, AUDIENCE = "https://issuer.scoreboard.test", "scoreboard-api"

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from testkit.system import System
+from testkit.waits import wait_until
 from tests.support.attacker import Caller, assert_problem
 from tests.support.jwks_server import JwksServer, rsa_key, running_jwks_server, token
-from tests.support.polling import wait_until
-from tests.support.processes import System, running_system
+from tests.support.suite import running_system
 
 pytestmark = pytest.mark.e2e
 

@@ -13,10 +13,11 @@ import pytest
 import websockets
 
 from devstack.worlds import isolated_world
+from testkit.system import wait_ready
+from testkit.waits import wait_until
 from tests.support.client import ApiClient
 from tests.support.inspect import ledger_count
-from tests.support.polling import wait_until
-from tests.support.processes import start_system, wait_ready
+from tests.support.suite import start_system
 
 pytestmark = pytest.mark.e2e
 GRACEFUL = (0, -signal.SIGTERM)
@@ -96,7 +97,7 @@ def test_sigterm_closes_websockets_with_going_away_and_loses_no_accepted_action(
             assert len(refused) == LANES, "each lane ends on its first request the stopping api did not accept"
 
             restarted = system.start("api")
-            wait_ready(system.api_url, restarted)
+            wait_ready(restarted)
 
             def retried(key: str) -> bool:  # 409 while an interrupted attempt's lease runs out: retry later
                 return api.complete(user, "daily-login", key=key).status_code in (200, 202)
@@ -107,7 +108,7 @@ def test_sigterm_closes_websockets_with_going_away_and_loses_no_accepted_action(
             worker.stop(signal.SIGTERM)
             assert worker.popen.returncode in GRACEFUL, worker.log_tail()
             fresh = system.start("worker")
-            wait_ready(fresh.url, fresh)
+            wait_ready(fresh)
             wait_until(lambda: ledger_count(world.database_url, {user}) >= len(statuses), timeout_s=60,
                        what=f"{len(statuses)} keys counted")
             assert ledger_nonces(world.database_url, user) == sorted(statuses), "every key counted exactly once"

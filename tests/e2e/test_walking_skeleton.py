@@ -11,9 +11,10 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from testkit.system import System
+from testkit.waits import wait_until
 from tests.support.client import ApiClient
-from tests.support.polling import wait_until
-from tests.support.processes import TEST_CATALOG, System, running_system
+from tests.support.suite import TEST_CATALOG, running_system
 
 pytestmark = pytest.mark.e2e
 

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from devstack.worlds import claim_redis_db
 from projections.ranking import RedisBoards
+from scoreboard.domain.events import BoardEntry
 from scoreboard.domain.scoring import Standing
 from scoreboard.settings import merged_environment
 
@@ -41,7 +42,7 @@ def run(redis_url: str, scenario: Callable[[RedisBoards], Awaitable[T]]) -> T:
 
 def test_a_stale_write_never_overwrites_a_newer_score(redis_url: str) -> None:
     """seq 5 then seq 4 (a zombie or a late replay): the board keeps seq 5's score."""
-    async def scenario(boards: RedisBoards) -> object:
+    async def scenario(boards: RedisBoards) -> tuple[int, int, BoardEntry | None]:
         await boards.apply("global", [("ann", Standing(50, 5, 10))], now_us=1)
         late = await boards.apply("global", [("ann", Standing(40, 4, 9))], now_us=2)
         same = await boards.apply("global", [("ann", Standing(40, 5, 9))], now_us=3)

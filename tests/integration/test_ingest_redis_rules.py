@@ -149,7 +149,7 @@ def test_the_points_budget_admits_exactly_what_fits_under_concurrency_and_refund
         limits = Limits(max_points_per_hour=250, max_points_per_day=10_000)
         reservations = [Reservation(user, action, f"k{i}", "", 0, NOW_US, limits) for i in range(40)]
         refusals = await asyncio.gather(*(guard.reserve(r) for r in reservations))
-        admitted = [r for r, refusal in zip(reservations, refusals) if refusal is None]
+        admitted = [r for r, refusal in zip(reservations, refusals, strict=True) if refusal is None]
         assert len(admitted) == 2
         refused = next(refusal for refusal in refusals if refusal is not None)
         assert refused.reason == "budget" and 1 <= refused.retry_after_s <= 3600

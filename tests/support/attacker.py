@@ -12,7 +12,7 @@ import httpx
 import jwt
 
 from scoreboard.adapters.web.problems import TYPE_BASE
-from tests.support.polling import wait_until
+from testkit.waits import wait_until
 
 
 def b64(raw: bytes) -> str:

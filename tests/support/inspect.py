@@ -56,13 +56,16 @@ def pushed_boards(bootstrap: str, since: dict[int, int], source: str) -> dict[st
             message = consumer.poll(5)
             if message is None:
                 break
-            if message.error():
+            partition, offset = message.partition(), message.offset()
+            if message.error() or partition is None or offset is None:
                 continue
-            if message.offset() >= until[message.partition()] - 1:
-                remaining.discard(message.partition())
-            if header(message.headers(), "ce_source") != source:
+            if offset >= until[partition] - 1:
+                remaining.discard(partition)
+            headers = [(str(pair[0]), bytes(pair[1])) for pair in message.headers() or []
+                       if isinstance(pair[1], (bytes, bytearray))]
+            if header(headers, "ce_source") != source:
                 continue
-            event = codec.decode(message.value())
+            event = codec.decode(message.value() or b"")
             assert isinstance(event, LeaderboardChanged)
             if event.board not in newest or event.board_version > newest[event.board].board_version:
                 newest[event.board] = event

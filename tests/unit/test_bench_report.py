@@ -8,7 +8,7 @@ from typing import Any
 
 from bench import report, results
 from bench.load import parse_wrk_output, result_from
-from bench.wire import parse_frames
+from testkit.subscribers import parse_frames
 
 
 def sample() -> dict[str, Any]:
@@ -19,7 +19,8 @@ def sample() -> dict[str, Any]:
         "baseline_seed": load | {"rps": 500.0},
         "e2e": {"rate": 500, "p50_ms": 40.0, "p99_ms": 120.0, "p999_ms": 180.0},
         "kafka_roundtrip": {"rate": 500, "p50_ms": 2.0, "p99_ms": 5.0, "p999_ms": 9.0},
-        "fanout": [{"clients": 1000, "p50_ms": 50.0, "p99_ms": 70.0}, {"clients": 5000, "p50_ms": 400.0, "p99_ms": 1200.0}],
+        "fanout": [{"clients": 1000, "p50_ms": 50.0, "p99_ms": 70.0},
+                   {"clients": 5000, "p50_ms": 400.0, "p99_ms": 1200.0}],
         "rebuild": {"events": 1_000_000, "events_per_s": 25_000},
         "machine": {"cores": 2, "memory_mb": 1024, "versions": {"python": "3.11"}},
     }
@@ -72,6 +73,7 @@ def test_docs_section_is_replaced_between_its_markers_and_the_rest_kept(tmp_path
 def test_server_frames_are_cut_from_a_stream_and_a_partial_tail_kept() -> None:
     """Short and 16-bit lengths; an incomplete frame stays in the buffer."""
     long_payload = b"x" * 300
-    stream = bytearray(b"\x81\x02hi" + b"\x81\x7e" + len(long_payload).to_bytes(2, "big") + long_payload + b"\x81\x05ab")
+    sixteen_bit = b"\x81\x7e" + len(long_payload).to_bytes(2, "big") + long_payload
+    stream = bytearray(b"\x81\x02hi" + sixteen_bit + b"\x81\x05ab")
     assert parse_frames(stream) == [(1, b"hi"), (1, long_payload)]
     assert stream == bytearray(b"\x81\x05ab")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import io
 import struct
 
+import fastavro
+import fastavro.schema
 import pytest
 
 from schemas import load_schema
@@ -62,7 +66,7 @@ def test_header_is_c301_and_the_little_endian_crc64_fingerprint_of_the_canonical
     """The first ten bytes are pinned: C3 01, then the schema's CRC-64-AVRO fingerprint (LE)."""
     data = codec.encode(ACTION)
     assert data[:10].hex() == "c301d1b4c22d5b303919"
-    canonical = codec.fastavro.schema.to_parsing_canonical_form(load_schema("ActionCompleted"))
+    canonical = fastavro.schema.to_parsing_canonical_form(load_schema("ActionCompleted"))
     assert data[2:10] == struct.pack("<Q", crc64_avro(canonical.encode()))
 
 
@@ -76,12 +80,8 @@ def test_an_older_writer_schema_is_resolved_into_the_current_event() -> None:
     old = copy.deepcopy(load_schema("ActionCompleted"))
     old["fields"] = [f for f in old["fields"] if f["name"] != "request_id"]
     codec.register_writer_schema("ActionCompleted", old)
-    import io
-
-    import fastavro
-
     body = io.BytesIO()
-    record = {k: v for k, v in codec.dataclasses.asdict(ACTION).items() if k != "request_id"}
+    record = {k: v for k, v in dataclasses.asdict(ACTION).items() if k != "request_id"}
     fastavro.schemaless_writer(body, fastavro.parse_schema(old), record)
     data = codec.MAGIC + codec.fingerprint_of(old) + body.getvalue()
     decoded = codec.decode(data)

@@ -11,6 +11,7 @@ from gateway.hub import Hub
 from scoreboard.adapters import codec
 from scoreboard.domain.events import BoardEntry, LeaderboardChanged
 from scoreboard.domain.signing import SigningKeyring
+from testkit.waits import wait_until_async
 from tests.support.gateway_fakes import (
     CHANGE_KEYRING,
     Record,
@@ -18,7 +19,6 @@ from tests.support.gateway_fakes import (
     consumers_from,
     signed,
 )
-from tests.support.polling import wait_until_async
 
 
 def change(version: int, user: str = "alice") -> bytes:

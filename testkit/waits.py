@@ -1,4 +1,5 @@
-"""Poll with a deadline instead of sleeping."""
+"""Poll with a deadline instead of sleeping: a missed deadline fails with what was awaited and the
+last value seen."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ T = TypeVar("T")
 
 def wait_until(check: Callable[[], T | None], timeout_s: float = 30.0, interval_s: float = 0.1,
                what: str = "condition") -> T:
+    """Call ``check`` every ``interval_s`` until it returns something truthy, and return that; an
+    AssertionError after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     last: T | None = None
     while time.monotonic() < deadline:
@@ -24,6 +27,7 @@ def wait_until(check: Callable[[], T | None], timeout_s: float = 30.0, interval_
 
 async def wait_until_async(check: Callable[[], Awaitable[T | None]], timeout_s: float = 30.0,
                            interval_s: float = 0.1, what: str = "condition") -> T:
+    """``wait_until`` for a coroutine check, sleeping on the event loop in between."""
     deadline = time.monotonic() + timeout_s
     last: T | None = None
     while time.monotonic() < deadline:
