@@ -108,7 +108,7 @@ def isolated_world(prefix: str = "w") -> Iterator[World]:
             "SCOREBOARD_DATABASE_URL": database_url,
             "SCOREBOARD_REDIS_URL": redis_url,
             "SCOREBOARD_WORKER_ID": worker_id,
-            "SCOREBOARD_GATEWAY_SOURCES": f"/scoreboard/worker/{worker_id},/scoreboard/rebuild",
+            "SCOREBOARD_GATEWAY_SOURCES": f"/scoreboard/worker/{worker_id},/scoreboard/rebuild/{worker_id}",
         }
         start = start_group_at_end(base["SCOREBOARD_KAFKA_BOOTSTRAP"], worker_id)
         yield World(env=env, name=name, start_offsets=start)

@@ -145,7 +145,8 @@ async def _rebuild(settings: Settings, start_offsets: Mapping[int, int] | None, 
         await pool.open(wait=True)
         boards = RedisBoards(redis, settings.top_n)
         pipeline = Pipeline(Ledger(pool, judge_of(settings)), boards, publisher, SystemClock(),
-                            settings.event_keyring(), settings.change_keyring(), source="/scoreboard/rebuild")
+                            settings.event_keyring(), settings.change_keyring(),
+                            source=f"/scoreboard/rebuild/{settings.worker_id}")
         ends = _end_offsets(consumer)
         starts = {p: (start_offsets or {}).get(p, 0) for p in ends}
         total = sum(max(0, ends[p] - starts[p]) for p in ends)
