@@ -26,11 +26,15 @@ RUN rm -rf devstack bench testkit tests \
 
 FROM python:3.11-slim
 
+# Every role listens on all interfaces of its container (the settings default to 127.0.0.1, for
+# processes run on a workstation): Kubernetes probes and Prometheus reach the pod IP, compose
+# publishes through the container's interface.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     SCOREBOARD_API_HOST=0.0.0.0 \
-    SCOREBOARD_GATEWAY_HOST=0.0.0.0
+    SCOREBOARD_GATEWAY_HOST=0.0.0.0 \
+    SCOREBOARD_WORKER_HOST=0.0.0.0
 
 # Fixed numeric ids so Kubernetes can verify runAsNonRoot.
 RUN groupadd --system --gid 10001 scoreboard \
@@ -43,7 +47,7 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /var/lib/scoreboard
 USER 10001:10001
 
-# api, gateway, worker health.
+# api, gateway, worker (health, readiness and metrics).
 EXPOSE 8000 8001 6066
 
 # No HEALTHCHECK here: the port depends on the role, so docker-compose.yml and the

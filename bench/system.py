@@ -29,6 +29,9 @@ RAISED_LIMITS = {
     "SCOREBOARD_RATE_USER_BURST": "100000000",
     "SCOREBOARD_RATE_IP_PER_SECOND": "1000000",
     "SCOREBOARD_RATE_IP_BURST": "100000000",
+    # every bench client connects from 127.0.0.1: the gateway's per-address caps would refuse the fan-out
+    "SCOREBOARD_GATEWAY_MAX_CONNECTIONS_PER_IP": "100000",
+    "SCOREBOARD_GATEWAY_CONNECTS_PER_IP_PER_SECOND": "0",
 }
 
 

@@ -76,13 +76,25 @@ def ensure_redis(paths: StackPaths, state: StackState) -> ServiceReport:
     return ServiceReport("redis", url, True, True, pid, port, log_file)
 
 
-def _start(paths: StackPaths, port: int, pid_file: Path, log_file: Path) -> subprocess.Popen[bytes]:
+def redis_server_executable() -> str:
+    """The ``redis-server`` binary (Debian's package, installed when missing and running as root)."""
     server = find_executable("redis-server")
     if server is None:
         install_debian_package("redis-server", "redis")
         server = find_executable("redis-server")
     if server is None:
         raise StackError("redis: `redis-server` is not on PATH")
+    return server
+
+
+def supports_tls(server: str) -> bool:
+    """True when ``server`` was built with TLS built in (``--tls-port`` works without loading a module):
+    it links OpenSSL. Debian's build does; a ``BUILD_TLS=module`` or ``no`` build does not."""
+    return b"SSL_CTX_new" in Path(server).read_bytes()
+
+
+def _start(paths: StackPaths, port: int, pid_file: Path, log_file: Path) -> subprocess.Popen[bytes]:
+    server = redis_server_executable()
     paths.redis_dir.mkdir(parents=True, exist_ok=True)
     announce(f"redis: starting on {LOOPBACK}:{port} (log {log_file})")
     processes.rotate_if_large(log_file)

@@ -1,10 +1,17 @@
-"""Who may subscribe: a known board, an allowed Origin, room under the connection cap."""
+"""Who may subscribe: a known board, an allowed Origin, room under the connection caps (the gateway's
+and the client address's), and a client address that does not connect too often.
+
+A client without an ``Origin`` header is admitted: browsers always send one on WebSocket (and on
+cross-site fetches), so its absence means a non-browser client, which the Origin check cannot
+protect anyway. Such clients are held by the same per-address caps as everyone else.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from gateway.connect_rate import ConnectRate
 from gateway.hub import Hub
 from scoreboard.domain import boards
 from scoreboard.domain.clock import Clock
@@ -34,7 +41,9 @@ def origin_allowed(origin: str | None, host: str, allowed: tuple[str, ...]) -> b
     return urlsplit(origin).netloc == host
 
 
-def check(name: str, origin: str | None, host: str, settings: Settings, hub: Hub, clock: Clock) -> Refusal | None:
+def check(name: str, origin: str | None, host: str, settings: Settings, hub: Hub, clock: Clock,
+          client: str = "") -> Refusal | None:
+    """The refusal for a subscription of ``client`` (its address) to board ``name``, or None."""
     try:
         boards.resolve(name, clock.now_us())
     except boards.UnknownBoard:
@@ -45,6 +54,20 @@ def check(name: str, origin: str | None, host: str, settings: Settings, hub: Hub
     if hub.connection_count() >= settings.gateway_max_connections:
         return Refusal(CLOSE_TRY_AGAIN, 503, "too-many-connections",
                        "the gateway is at capacity; try again later", retry_after_s=5)
+    per_client = settings.gateway_max_connections_per_ip
+    if per_client > 0 and hub.connection_count(client) >= per_client:
+        return Refusal(CLOSE_TRY_AGAIN, 429, "too-many-client-connections",
+                       f"this address holds {per_client} subscriptions already; close one first",
+                       retry_after_s=5)
+    return None
+
+
+def take_connect(rate: ConnectRate, client: str, clock: Clock) -> Refusal | None:
+    """Count a connect of ``client`` against its rate (``SCOREBOARD_GATEWAY_CONNECTS_PER_IP_*``)."""
+    wait_s = rate.take(client, clock.now_us())
+    if wait_s:
+        return Refusal(CLOSE_TRY_AGAIN, 429, "rate-limited",
+                       f"too many connects from this address; retry in {wait_s}s", retry_after_s=wait_s)
     return None
 
 

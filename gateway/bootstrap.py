@@ -9,7 +9,7 @@ from pathlib import Path
 from types import FrameType
 
 import uvicorn
-from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client import Gauge, Histogram
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -23,7 +23,7 @@ from gateway.hub import Hub
 from gateway.services import GatewayServices
 from scoreboard.adapters.kafka_security import aiokafka_config
 from scoreboard.adapters.web.health import Health
-from scoreboard.adapters.web.metrics import HttpMetrics, MetricsMiddleware
+from scoreboard.adapters.web.metrics import HttpMetrics, MetricsMiddleware, process_registry
 from scoreboard.adapters.web.problems import EXCEPTION_HANDLERS
 from scoreboard.domain.clock import SystemClock
 from scoreboard.runtime.gctuning import collect_less_often
@@ -43,14 +43,15 @@ def build_services(settings: Settings) -> GatewayServices:
 
 
 def create_app(services: GatewayServices) -> Starlette:
-    registry = CollectorRegistry()
+    registry = process_registry()
     metrics = HttpMetrics(registry)
-    connections = Gauge("gateway_connections", "open WebSocket and SSE subscriptions", registry=registry)
+    connections = Gauge("scoreboard_gateway_connections", "open WebSocket and SSE subscriptions",
+                        registry=registry)
     connections.set_function(services.hub.connection_count)
-    push_latency = Histogram("gateway_push_seconds", "from the board change to a WebSocket update sent",
+    push_latency = Histogram("scoreboard_gateway_push_seconds", "time from the board change to a WebSocket update sent",
                              registry=registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
     services.observe_push = push_latency.observe
-    lagging = Gauge("gateway_lagging_subscriptions", "subscriptions behind their board's latest version",
+    lagging = Gauge("scoreboard_gateway_lagging_subscriptions", "subscriptions behind their board's latest version",
                     registry=registry)
     lagging.set_function(services.hub.lagging_count)
 
@@ -107,6 +108,8 @@ def main(settings: Settings | None = None) -> None:
     settings = settings or Settings.from_env()
     services = build_services(settings)
     config = uvicorn.Config(create_app(services), host=settings.gateway_host, port=settings.gateway_port,
-                            log_level="warning", timeout_graceful_shutdown=5, ws_max_size=WS_MAX_FRAME_BYTES)
+                            log_level="warning", timeout_graceful_shutdown=5, ws_max_size=WS_MAX_FRAME_BYTES,
+                            proxy_headers=False,  # whose X-Forwarded-For counts: SCOREBOARD_TRUSTED_PROXIES only
+                            log_config=None)  # uvicorn's loggers reach the JSON handler (runtime.logs)
     collect_less_often()
     _GatewayServer(config, services).run()

@@ -39,8 +39,10 @@ def _encoded(state: BoardState, kind: str) -> str:
 
 
 class Subscription:
-    def __init__(self, board: str) -> None:
+    def __init__(self, board: str, client: str = "") -> None:
         self.board = board
+        self.client = client
+        """The client address it counts against (``SCOREBOARD_GATEWAY_MAX_CONNECTIONS_PER_IP``)."""
         self.sent_version = -1
         self._pending: BoardState | None = None
         self._ready = asyncio.Event()
@@ -70,6 +72,7 @@ class Hub:
     def __init__(self) -> None:
         self._latest: dict[str, BoardState] = {}
         self._subscribers: dict[str, set[Subscription]] = defaultdict(set)
+        self._per_client: dict[str, int] = {}
 
     def latest(self, board: str) -> BoardState:
         return self._latest.get(board) or BoardState(board, 0, ())
@@ -84,19 +87,29 @@ class Hub:
             subscription.offer(state)
         return True
 
-    def subscribe(self, board: str) -> Subscription:
-        subscription = Subscription(board)
+    def subscribe(self, board: str, client: str = "") -> Subscription:
+        subscription = Subscription(board, client)
         self._subscribers[board].add(subscription)
+        self._per_client[client] = self._per_client.get(client, 0) + 1
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         subscribers = self._subscribers.get(subscription.board)
-        if subscribers is not None:
-            subscribers.discard(subscription)
-            if not subscribers:
-                del self._subscribers[subscription.board]
+        if subscribers is None or subscription not in subscribers:
+            return  # already gone: closing twice counts once
+        subscribers.discard(subscription)
+        if not subscribers:
+            del self._subscribers[subscription.board]
+        left = self._per_client[subscription.client] - 1
+        if left:
+            self._per_client[subscription.client] = left
+        else:
+            del self._per_client[subscription.client]
 
-    def connection_count(self) -> int:
+    def connection_count(self, client: str | None = None) -> int:
+        """Open subscriptions: all of them, or those of one client address."""
+        if client is not None:
+            return self._per_client.get(client, 0)
         return sum(len(s) for s in self._subscribers.values())
 
     def lagging_count(self) -> int:

@@ -1,9 +1,10 @@
 """The push endpoints: WebSocket ``/v1/leaderboards/{board}/ws`` and SSE ``.../events``.
 
-Both admit the same way (board, Origin, cap, gateway caught up), then stream a ``BoardStream``.
-Refusals on the WebSocket are sent after the handshake as a close code with a reason, so a client
-(a browser too) can read them: 1008 policy (unknown board, Origin, bad inbound frames), 1013 try
-again later (cap, catching up). SSE refusals are problem+json (404, 403, 503 with Retry-After).
+Both admit the same way (board, Origin, caps, the client address's connect rate, gateway caught
+up), then stream a ``BoardStream``. Refusals on the WebSocket are sent after the handshake as a close
+code with a reason, so a client (a browser too) can read them: 1008 policy (unknown board, Origin,
+bad inbound frames), 1013 try again later (caps, connect rate, catching up). SSE refusals are
+problem+json (404, 403, 429 per client address and 503 for the gateway, with Retry-After).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from gateway import admission
 from gateway.inbound import FrameLimiter, Invalid, Ping, Resume, Violation, parse_frame
-from gateway.sse import EventStreamResponse
+from gateway.sse import EventStreamResponse, parse_last_event_id
 from gateway.stream import BoardStream, Push
+from scoreboard.adapters.web.client_address import client_address_of
 from scoreboard.adapters.web.problems import Problem
 
 if TYPE_CHECKING:
@@ -37,23 +39,35 @@ def services(conn: HTTPConnection) -> GatewayServices:
     return found
 
 
-async def _admit(conn: HTTPConnection) -> admission.Refusal | None:
+def client_of(conn: HTTPConnection) -> str:
+    """The address the per-client caps count ``conn`` under (behind trusted proxies, the forwarded one)."""
+    return client_address_of(conn.scope, services(conn).trusted_proxies)
+
+
+async def admit(conn: HTTPConnection, client: str) -> admission.Refusal | None:
+    """None when ``conn`` may subscribe now. The caller subscribes before its next await, so no other
+    connection can pass the caps between this check and the subscription."""
     svc = services(conn)
-    refusal = admission.check(conn.path_params["board"], conn.headers.get("origin"),
-                              conn.headers.get("host", ""), svc.settings, svc.hub, svc.clock)
+
+    def check() -> admission.Refusal | None:
+        return admission.check(conn.path_params["board"], conn.headers.get("origin"),
+                               conn.headers.get("host", ""), svc.settings, svc.hub, svc.clock, client)
+
+    refusal = check() or admission.take_connect(svc.connect_rate, client, svc.clock)
     if refusal is None and not svc.feed.caught_up.is_set():
         # A snapshot before the history is read would show an old or empty board.
         try:
             await asyncio.wait_for(svc.feed.caught_up.wait(), svc.settings.gateway_catch_up_wait_seconds)
         except TimeoutError:
             return admission.CATCHING_UP
+        refusal = check()  # others may have been let in meanwhile
     return refusal
 
 
-def _open_stream(conn: HTTPConnection, last_seen: int | None = None) -> BoardStream:
+def _open_stream(conn: HTTPConnection, client: str, last_seen: int | None = None) -> BoardStream:
     svc = services(conn)
     return BoardStream(svc.hub, conn.path_params["board"], svc.clock, svc.settings.heartbeat_seconds,
-                       last_seen=last_seen)
+                       last_seen=last_seen, client=client)
 
 
 def render_frame(push: Push) -> str:
@@ -66,13 +80,14 @@ CLOSE_GOING_AWAY = 1001
 
 
 async def websocket_endpoint(ws: WebSocket) -> None:
-    refusal = await _admit(ws)
+    client = client_of(ws)
+    refusal = await admit(ws, client)
     if refusal is not None:
         await ws.accept()
         await ws.close(code=refusal.close_code, reason=refusal.detail[:120])
         return
     settings = services(ws).settings
-    stream = _open_stream(ws)  # subscribed before any await, so the cap check above cannot be raced
+    stream = _open_stream(ws, client)  # subscribed before any await, so the cap check above cannot be raced
     try:
         await ws.accept()
         sender = asyncio.create_task(_send_frames(ws, stream, settings.gateway_send_timeout_seconds,
@@ -130,11 +145,11 @@ async def _receive_frames(ws: WebSocket, stream: BoardStream, limiter: FrameLimi
 
 
 async def sse_endpoint(request: Request) -> Response:
-    refusal = await _admit(request)
+    client = client_of(request)
+    refusal = await admit(request, client)
     if refusal is not None:
         headers = {"Retry-After": str(refusal.retry_after_s)} if refusal.retry_after_s else None
         raise Problem(refusal.status, refusal.slug, refusal.detail, headers=headers)
-    last_seen = request.headers.get("last-event-id", "").strip()
-    stream = _open_stream(request, int(last_seen) if last_seen.isdigit() else None)
+    stream = _open_stream(request, client, parse_last_event_id(request.headers.get("last-event-id")))
     return EventStreamResponse(stream, services(request).settings.gateway_send_timeout_seconds,
                                services(request).going_away)

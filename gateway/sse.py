@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -14,6 +15,18 @@ from gateway.stream import BoardStream, Push
 log = logging.getLogger(__name__)
 RETRY_MS = 1000
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+_EVENT_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only (str.isdigit also takes "²" and "١"); < 2**63
+
+
+def parse_last_event_id(raw: str | None) -> int | None:
+    """The board version a reconnecting client holds, from ``Last-Event-ID``. Anything but an id this
+    gateway sends (a version: up to 18 ASCII digits) is treated as absent: the header only echoes
+    the last ``id:`` the client saw, and SSE has no way to refuse one, so the client simply gets a
+    fresh snapshot."""
+    if raw is None:
+        return None
+    text = raw.strip(" \t")
+    return int(text) if _EVENT_ID.fullmatch(text) else None
 
 
 def render_event(push: Push) -> str:

@@ -26,18 +26,20 @@ class Push:
 
 
 class BoardStream:
-    """Subscribes at construction (so it counts against the connection cap at once); call ``close``."""
+    """Subscribes at construction (so it counts against the connection caps at once, the gateway's and
+    its ``client`` address's); call ``close``."""
 
     def __init__(self, hub: Hub, name: str, clock: Clock, heartbeat_s: float,
-                 last_seen: int | None = None) -> None:
+                 last_seen: int | None = None, client: str = "") -> None:
         self._hub = hub
+        self._client = client
         self._name = name
         self._clock = clock
         self._heartbeat_s = heartbeat_s
         now = clock.now_us()
         self.board = boards.resolve(name, now)
         self._rollover_us = next_rollover_us(name, now)
-        self._subscription = hub.subscribe(self.board)
+        self._subscription = hub.subscribe(self.board, client)
         if last_seen is not None:
             self._subscription.sent_version = last_seen
         self._started = False
@@ -96,6 +98,6 @@ class BoardStream:
             return False
         self._hub.unsubscribe(self._subscription)
         self.board = board
-        self._subscription = self._hub.subscribe(board)
+        self._subscription = self._hub.subscribe(board, self._client)
         self._started = False  # the new board id starts a new version sequence with a snapshot
         return True

@@ -10,10 +10,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import Histogram
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -31,10 +30,12 @@ from producer_api.ingest import CompleteAction
 from producer_api.openapi import openapi_document
 from producer_api.queries import LeaderboardQueries
 from producer_api.ratelimit import Bucket, ClientIpLimit, RateLimiter
+from producer_api.request_ids import RequestIds
 from producer_api.services import Services
 from producer_api.start_action import StartAction
 from producer_api.visibility import VisibilityWait
 from projections.history import History
+from projections.ledger_pool import ledger_read_pool
 from projections.ranking import RedisBoards
 from projections.repair import BoardRepair
 from projections.standings import Standings
@@ -42,8 +43,10 @@ from scoreboard.adapters.auth import TokenVerifier
 from scoreboard.adapters.autopipe import AutoPipeline
 from scoreboard.adapters.kafka_security import librdkafka_config
 from scoreboard.adapters.publishing import Publisher
+from scoreboard.adapters.redis_client import redis_client
+from scoreboard.adapters.web.client_address import TrustedProxies
 from scoreboard.adapters.web.health import Health
-from scoreboard.adapters.web.metrics import HttpMetrics, MetricsMiddleware
+from scoreboard.adapters.web.metrics import HttpMetrics, MetricsMiddleware, process_registry
 from scoreboard.adapters.web.problems import EXCEPTION_HANDLERS
 from scoreboard.domain.catalog import load_catalog
 from scoreboard.domain.clock import Clock, SystemClock
@@ -70,10 +73,11 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                           delivery_timeout_s=settings.produce_timeout_seconds,
                           linger_ms=settings.produce_linger_ms,
                           client_id="scoreboard-api")
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings)
     calls = AutoPipeline.for_client(redis)
     pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
         settings.require_database(), min_size=1, max_size=8, open=False)
+    ledger_pool = ledger_read_pool(settings.require_database(), settings.history_statement_timeout_ms)
 
     log = ActionLog(publisher, settings.event_keyring())
     guard = CompletionGuard(calls)
@@ -94,24 +98,28 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         redis=redis,
         calls=calls,
         pool=pool,
+        ledger_pool=ledger_pool,
         boards=boards,
         limiter=RateLimiter(calls),
         user_bucket=Bucket("user", settings.rate_user_per_second, settings.rate_user_burst),
         ip_bucket=Bucket("ip", settings.rate_ip_per_second, settings.rate_ip_burst),
+        history_bucket=Bucket("history", settings.rate_history_per_second, settings.rate_history_burst),
+        trusted_proxies=TrustedProxies.parse(settings.trusted_proxies),
         start=StartAction(catalog, keyring, clock, settings.ticket_ttl_seconds, guard),
         complete=CompleteAction(catalog, log, idempotency("idem"), clock, guard, keyring,
                                 settings.ticket_ttl_seconds),
         admin=AdminCommands(log, idempotency("admin"), clock),
-        queries=LeaderboardQueries(boards, standings, repair, pool),
+        queries=LeaderboardQueries(boards, standings, repair, ledger_pool),
         repair=repair,
-        history=History(pool),
+        history=History(ledger_pool),
         visibility=VisibilityWait(pool, boards),
     )
 
 
 def create_app(services: Services) -> HotRoute:
-    metrics = HttpMetrics(CollectorRegistry())
-    produce_latency = Histogram("kafka_produce_seconds", "time from produce to the broker's acknowledgement",
+    metrics = HttpMetrics(process_registry())
+    produce_latency = Histogram("scoreboard_kafka_produce_seconds",
+                                "time from produce to the broker's acknowledgement",
                                 registry=metrics.registry,
                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30))
     services.publisher.on_acked = produce_latency.observe
@@ -136,11 +144,13 @@ def create_app(services: Services) -> HotRoute:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await services.pool.open(wait=False)
+        await services.ledger_pool.open(wait=False)
         try:
             yield
         finally:
             await services.repair.close()
             await asyncio.to_thread(services.publisher.close)
+            await services.ledger_pool.close()
             await services.pool.close()
             await services.calls.close()
             await services.redis.aclose()
@@ -148,7 +158,8 @@ def create_app(services: Services) -> HotRoute:
     complete = Route("/v1/actions/{action_id}/complete", routes.complete_action, methods=["POST"])
     middleware = [
         Middleware(MetricsMiddleware, metrics=metrics),
-        Middleware(ClientIpLimit, limiter=services.limiter, bucket=services.ip_bucket),
+        Middleware(ClientIpLimit, limiter=services.limiter, bucket=services.ip_bucket,
+                   trusted=services.trusted_proxies),
     ]
     handlers = EXCEPTION_HANDLERS | routes.UNAVAILABLE_HANDLERS
     app = Starlette(
@@ -180,12 +191,16 @@ def create_app(services: Services) -> HotRoute:
             endpoint = cls(endpoint, *args, **kwargs)
         return endpoint
 
-    return HotRoute(app, complete, handlers, wrap)
+    return HotRoute(app, complete, handlers, wrap, outer=RequestIds)
 
 
-SERVER_OPTIONS: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 10}
+SERVER_OPTIONS: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 10,
+                                  "log_config": None, "proxy_headers": False}
 """How uvicorn serves the api (and, in the benchmark, its baselines). No access log: warnings and
-errors are logged as JSON, per-request numbers are in /metrics."""
+errors are logged as JSON, per-request numbers are in /metrics. ``log_config=None``: uvicorn keeps
+its hands off logging, so its loggers reach the JSON handler of ``scoreboard.runtime.logs``.
+``proxy_headers=False``: uvicorn would trust ``X-Forwarded-For`` from loopback by itself; which
+proxies to trust is ``SCOREBOARD_TRUSTED_PROXIES`` alone (``scoreboard.adapters.web.client_address``)."""
 
 
 def serve(app: ASGIApp, host: str, port: int) -> None:

@@ -26,13 +26,16 @@ Handler = Callable[[Request, Exception], Awaitable[Response]]
 
 class HotRoute:
     def __init__(self, app: Starlette, route: Route, handlers: Mapping[Any, Handler],
-                 wrap: Callable[[ASGIApp], ASGIApp]) -> None:
-        """``wrap`` puts the middleware the hot route keeps around its endpoint."""
+                 wrap: Callable[[ASGIApp], ASGIApp], outer: Callable[[ASGIApp], ASGIApp] | None = None) -> None:
+        """``wrap`` puts the middleware the hot route keeps around its endpoint; ``outer``, if given, is
+        middleware around everything, the hot route and the whole Starlette app (its error middleware
+        included), e.g. one that must also see the 500s."""
         self._app = app
         self._route = route
         self._endpoint: Callable[[Request], Awaitable[Response]] = route.endpoint
         self._handlers = handlers
         self._hot = wrap(self._handle)
+        self._entry: ASGIApp = outer(self._dispatch) if outer is not None else self._dispatch
 
     @property
     def app(self) -> Starlette:
@@ -44,6 +47,9 @@ class HotRoute:
         return self._app.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._entry(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
             match, child_scope = self._route.matches(scope)
             if match is Match.FULL:

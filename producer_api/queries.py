@@ -39,15 +39,16 @@ class Sourced(Generic[T]):
 
 class LeaderboardQueries:
     def __init__(self, boards: RedisBoards, standings: Standings, repair: BoardRepair,
-                 pool: AsyncConnectionPool[AsyncConnection]) -> None:
+                 ledger_pool: AsyncConnectionPool[AsyncConnection]) -> None:
+        """``ledger_pool``: the small, time-bounded pool ``as_of`` reads run on."""
         self._boards = boards
         self._standings = standings
         self._repair = repair
-        self._pool = pool
+        self._ledger_pool = ledger_pool
 
     async def page(self, board: str, limit: int, offset: int, as_of_us: int | None = None) -> Sourced[Page]:
         if as_of_us is not None:
-            page = await LedgerAsOf(self._pool, as_of_us).page(board, limit, offset)
+            page = await LedgerAsOf(self._ledger_pool, as_of_us).page(board, limit, offset)
             return Sourced(replace(page, version=as_of_us), LEDGER)
         from_redis = await self._from_redis(board, lambda: self._boards.page(board, limit, offset, complete=True))
         if from_redis is not None:
@@ -58,7 +59,7 @@ class LeaderboardQueries:
     async def placement(self, board: str, user_id: str, radius: int = 0,
                         as_of_us: int | None = None) -> Sourced[Placement | None]:
         if as_of_us is not None:
-            found = await LedgerAsOf(self._pool, as_of_us).placement(board, user_id, radius)
+            found = await LedgerAsOf(self._ledger_pool, as_of_us).placement(board, user_id, radius)
             return Sourced(found and replace(found, version=as_of_us), LEDGER)
         missing = Placement(0, 0, BoardEntry(0, "", 0), ())  # Redis answered: the user is not ranked
         from_redis = await self._from_redis(

@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 from datetime import datetime
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -19,11 +21,13 @@ from producer_api.queries import Sourced
 from producer_api.routes import authenticate, int_param, services
 from projections.history import HistoryEntry, Position, recent_rejections
 from projections.pages import Page, Placement
+from scoreboard.adapters.web.client_address import client_address_of
 from scoreboard.adapters.web.problems import Problem
 from scoreboard.domain import boards
 from scoreboard.domain.clock import to_datetime, to_micros
 from scoreboard.domain.events import BoardEntry
 
+log = logging.getLogger(__name__)
 MAX_OFFSET = 10_000_000
 MAX_RADIUS = 50
 _CURSOR_PREFIX = "h1:"
@@ -61,10 +65,24 @@ def board_at(request: Request, moment_us: int) -> str:
                       f"no board {name!r}: use global, daily, weekly, daily:YYYY-MM-DD or weekly:YYYY-Www") from exc
 
 
-def moment_and_board(request: Request) -> tuple[int | None, str]:
+async def within_ledger_read_limit(request: Request) -> None:
+    """The per-client-IP bucket of the reads that run on the ledger pool (``as_of``, history): 429
+    when spent. Best effort like the IP bucket: without Redis the read goes on, bounded by its pool."""
+    found = services(request)
+    address = client_address_of(request.scope, found.trusted_proxies)
+    try:
+        await found.limiter.enforce(found.history_bucket, address)
+    except RedisError as exc:
+        log.warning("history rate limit unavailable, letting %s through: %s", address, exc)
+
+
+async def moment_and_board(request: Request) -> tuple[int | None, str]:
     now_us = services(request).clock.now_us()
     as_of = as_of_param(request, now_us)
-    return as_of, board_at(request, now_us if as_of is None else as_of)
+    board = board_at(request, now_us if as_of is None else as_of)
+    if as_of is not None:
+        await within_ledger_read_limit(request)
+    return as_of, board
 
 
 def entry_json(entry: BoardEntry) -> dict[str, Any]:
@@ -82,7 +100,7 @@ def with_as_of(answer: dict[str, Any], as_of: int | None) -> dict[str, Any]:
 
 
 async def get_leaderboard(request: Request) -> Response:
-    as_of, board = moment_and_board(request)
+    as_of, board = await moment_and_board(request)
     limit = int_param(request, "limit", 10, 1, 100)
     offset = int_param(request, "offset", 0, 0, MAX_OFFSET)
     found: Sourced[Page] = await services(request).queries.page(board, limit, offset, as_of)
@@ -94,7 +112,7 @@ async def get_leaderboard(request: Request) -> Response:
 
 
 async def placement_or_404(request: Request, radius: int) -> tuple[int | None, str, Sourced[Placement]]:
-    as_of, board = moment_and_board(request)
+    as_of, board = await moment_and_board(request)
     user_id = request.path_params["user_id"]
     found = await services(request).queries.placement(board, user_id, radius, as_of)
     if found.value is None:
@@ -162,7 +180,9 @@ async def get_history(request: Request) -> Response:
         raise Problem(403, "forbidden", "a user's history is readable by that user and by admins only")
     limit = int_param(request, "limit", 20, 1, 100)
     cursor = request.query_params.get("cursor")
-    page = await services(request).history.page(user_id, limit, decode_cursor(cursor) if cursor else None)
+    after = decode_cursor(cursor) if cursor else None
+    await within_ledger_read_limit(request)
+    page = await services(request).history.page(user_id, limit, after)
     return JSONResponse({
         "user_id": user_id,
         "entries": [history_entry_json(e) for e in page.entries],

@@ -1,8 +1,9 @@
 """Token-bucket rate limits in Redis, one atomic Lua call per check, on Redis' own clock.
 
-Two buckets guard the api: one per client IP (every ``/v1/`` request, before authentication, so
-token guessing is limited too) and one per user (authenticated commands). A refusal is a 429
-problem with ``Retry-After`` and the ``RateLimit-Limit`` / ``RateLimit-Remaining`` /
+Three buckets guard the api: one per client IP (every ``/v1/`` request, before authentication, so
+token guessing is limited too), one per user (authenticated commands), and one per client IP for
+the reads of the ledger (``?as_of=`` and history, which have their own small Postgres pool). A
+refusal is a 429 problem with ``Retry-After`` and the ``RateLimit-Limit`` / ``RateLimit-Remaining`` /
 ``RateLimit-Reset`` headers. A rate of 0 switches a bucket off.
 """
 
@@ -16,6 +17,7 @@ from redis.exceptions import RedisError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from scoreboard.adapters.autopipe import AutoPipeline, Script
+from scoreboard.adapters.web.client_address import NO_PROXIES, TrustedProxies, client_address_of
 from scoreboard.adapters.web.problems import Problem, problem_response
 
 log = logging.getLogger(__name__)
@@ -104,19 +106,21 @@ class RateLimiter:
 class ClientIpLimit:
     """ASGI middleware: the per-client-IP bucket on every ``/v1/`` request, before authentication.
 
-    The client IP is the socket peer; behind a proxy run uvicorn with ``--forwarded-allow-ips`` so
-    the peer is the real client, or the whole proxy shares one bucket.
+    The client IP is the socket peer or, when that is one of ``trusted`` proxies
+    (``SCOREBOARD_TRUSTED_PROXIES``), the right-most untrusted ``X-Forwarded-For`` hop
+    (``scoreboard.adapters.web.client_address``).
     """
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter, bucket: Bucket) -> None:
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, bucket: Bucket,
+                 trusted: TrustedProxies = NO_PROXIES) -> None:
         self._app = app
         self._limiter = limiter
         self._bucket = bucket
+        self._trusted = trusted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/v1/") and self._bucket.enabled:
-            client = scope.get("client")
-            address = client[0] if client else "unknown"
+            address = client_address_of(scope, self._trusted)
             try:
                 verdict = await self._limiter.take(self._bucket, address)
             except RedisError as exc:  # best effort: the guards behind it fail closed on their own

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from typing import TYPE_CHECKING
 
 from psycopg import OperationalError
+from psycopg.errors import QueryCanceled
 from psycopg_pool import PoolTimeout
 from redis.exceptions import RedisError
 from starlette.requests import Request
@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from producer_api.bodies import Field, read_json_body, validate
 from producer_api.idempotency import KEY_FORMAT
+from producer_api.request_ids import request_id_of
 from producer_api.visibility import preferred_wait
 from scoreboard.adapters.auth import AuthError, Principal
 from scoreboard.adapters.web.problems import Problem, problem_response
@@ -65,8 +66,8 @@ def idempotency_key(request: Request) -> str:
 
 
 def request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id", "")
-    return given if KEY_FORMAT.match(given) else secrets.token_hex(16)
+    """The id echoed in the answer's ``X-Request-ID`` (``producer_api.request_ids``)."""
+    return request_id_of(request)
 
 
 async def start_action(request: Request) -> Response:
@@ -131,5 +132,13 @@ async def on_unavailable(request: Request, exc: Exception) -> Response:
                             instance=request.url.path, headers={"Retry-After": "2"})
 
 
+async def on_query_cancelled(request: Request, exc: Exception) -> Response:
+    """A ledger read ran past SCOREBOARD_HISTORY_STATEMENT_TIMEOUT_MS and Postgres cut it: 503, not 500."""
+    log.warning("query cut by its statement timeout on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(503, "query-timeout", "this read took longer than the server allows; retry later, "
+                            "or ask for a smaller page", instance=request.url.path, headers={"Retry-After": "5"})
+
+
 UNAVAILABLE_HANDLERS = {DependencyUnavailable: on_unavailable, RedisError: on_unavailable,
-                        OperationalError: on_unavailable, PoolTimeout: on_unavailable}
+                        OperationalError: on_unavailable, PoolTimeout: on_unavailable,
+                        QueryCanceled: on_query_cancelled}

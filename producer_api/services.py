@@ -23,6 +23,7 @@ from projections.repair import BoardRepair
 from scoreboard.adapters.auth import TokenVerifier
 from scoreboard.adapters.autopipe import AutoPipeline
 from scoreboard.adapters.publishing import Publisher
+from scoreboard.adapters.web.client_address import TrustedProxies
 from scoreboard.domain.catalog import Catalog
 from scoreboard.domain.clock import Clock
 from scoreboard.settings import Settings
@@ -39,10 +40,15 @@ class Services:
     calls: AutoPipeline
     """The hot path's Redis commands (rate limits, idempotency, guards), auto-pipelined."""
     pool: AsyncConnectionPool[AsyncConnection]
+    ledger_pool: AsyncConnectionPool[AsyncConnection]
+    """``?as_of=`` and history reads only: a few connections, each statement time-bounded."""
     boards: RedisBoards
     limiter: RateLimiter
     user_bucket: Bucket
     ip_bucket: Bucket
+    history_bucket: Bucket
+    """Per client IP, for ``?as_of=`` and history reads."""
+    trusted_proxies: TrustedProxies
     start: StartAction
     complete: CompleteAction
     admin: AdminCommands

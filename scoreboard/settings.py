@@ -84,7 +84,8 @@ class Settings:
     kafka_password: str = field(default="", repr=False)
     kafka_ca_file: str = ""
     database_url: str = ""
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)  # may carry an ACL password
+    redis_ca_file: str = ""
     jwt_algorithms: tuple[str, ...] = ("HS256",)
     jwt_secret: str = field(default="", repr=False)
     jwt_public_key_file: str = ""
@@ -122,6 +123,10 @@ class Settings:
     gateway_max_inbound_frames_per_second: float = 20.0
     gateway_send_timeout_seconds: float = 30.0
     gateway_catch_up_wait_seconds: float = 10.0
+    gateway_max_connections_per_ip: int = 200
+    gateway_connects_per_ip_per_second: float = 20.0
+    gateway_connects_per_ip_burst: int = 40
+    trusted_proxies: tuple[str, ...] = ()
     ticket_old_secrets: tuple[str, ...] = field(default=(), repr=False)
     ticket_ttl_seconds: int = 900
     jwks_cache_seconds: float = 300.0
@@ -130,6 +135,9 @@ class Settings:
     rate_user_burst: int = 20
     rate_ip_per_second: float = 2000.0
     rate_ip_burst: int = 20000
+    rate_history_per_second: float = 5.0
+    rate_history_burst: int = 20
+    history_statement_timeout_ms: int = 2000
     idempotency_wait_seconds: float = 5.0
     idempotency_lease_seconds: float = 40.0
 
@@ -149,6 +157,7 @@ class Settings:
             kafka_ca_file=text("KAFKA_CA_FILE"),
             database_url=text("DATABASE_URL"),
             redis_url=text("REDIS_URL", cls.redis_url),
+            redis_ca_file=text("REDIS_CA_FILE"),
             jwt_algorithms=_list(env, "JWT_ALGORITHMS", cls.jwt_algorithms),
             jwt_secret=text("JWT_SECRET"),
             jwt_public_key_file=text("JWT_PUBLIC_KEY_FILE"),
@@ -190,6 +199,13 @@ class Settings:
                                                 cls.gateway_send_timeout_seconds),
             gateway_catch_up_wait_seconds=_float(env, "GATEWAY_CATCH_UP_WAIT_SECONDS",
                                                  cls.gateway_catch_up_wait_seconds),
+            gateway_max_connections_per_ip=_int(env, "GATEWAY_MAX_CONNECTIONS_PER_IP",
+                                                cls.gateway_max_connections_per_ip),
+            gateway_connects_per_ip_per_second=_float(env, "GATEWAY_CONNECTS_PER_IP_PER_SECOND",
+                                                      cls.gateway_connects_per_ip_per_second),
+            gateway_connects_per_ip_burst=_int(env, "GATEWAY_CONNECTS_PER_IP_BURST",
+                                               cls.gateway_connects_per_ip_burst),
+            trusted_proxies=_list(env, "TRUSTED_PROXIES", ()),
             ticket_old_secrets=_list(env, "TICKET_OLD_SECRETS", ()),
             ticket_ttl_seconds=_int(env, "TICKET_TTL_SECONDS", cls.ticket_ttl_seconds),
             jwks_cache_seconds=_float(env, "JWKS_CACHE_SECONDS", cls.jwks_cache_seconds),
@@ -198,6 +214,9 @@ class Settings:
             rate_user_burst=_int(env, "RATE_USER_BURST", cls.rate_user_burst),
             rate_ip_per_second=_float(env, "RATE_IP_PER_SECOND", cls.rate_ip_per_second),
             rate_ip_burst=_int(env, "RATE_IP_BURST", cls.rate_ip_burst),
+            rate_history_per_second=_float(env, "RATE_HISTORY_PER_SECOND", cls.rate_history_per_second),
+            rate_history_burst=_int(env, "RATE_HISTORY_BURST", cls.rate_history_burst),
+            history_statement_timeout_ms=_int(env, "HISTORY_STATEMENT_TIMEOUT_MS", cls.history_statement_timeout_ms),
             idempotency_wait_seconds=_float(env, "IDEMPOTENCY_WAIT_SECONDS", cls.idempotency_wait_seconds),
             idempotency_lease_seconds=_float(env, "IDEMPOTENCY_LEASE_SECONDS", cls.idempotency_lease_seconds),
         )

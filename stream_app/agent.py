@@ -214,10 +214,9 @@ def attach_agent(app: faust.App, topic: faust.TopicT, pipeline: Pipeline, batch_
                 "request_ids": report.request_ids[:20]}})
             if metrics is not None:
                 metrics.observe(report, len(records), elapsed)
-                for event in events:
-                    tp = event.message.tp
-                    metrics.lag.labels(str(tp.partition)).set(
-                        max(0, app.consumer.highwater(tp) - event.message.offset - 1))
+                processed = metrics.processed  # the lag timer (stream_app.lag) measures from here
+                for record in records:
+                    processed[record.partition] = max(processed.get(record.partition, 0), record.offset + 1)
             yield None
 
     app.agent(topic, name="score-actions", concurrency=1)(score)

@@ -12,21 +12,21 @@ import logging
 import faust
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
-from redis.asyncio import Redis
 
 from projections.ledger import Ledger
 from projections.ranking import RedisBoards
 from scoreboard.adapters.kafka_security import faust_credentials, librdkafka_config
 from scoreboard.adapters.publishing import Publisher
+from scoreboard.adapters.redis_client import redis_client
 from scoreboard.domain.catalog import load_catalogs
 from scoreboard.domain.clock import SystemClock
 from scoreboard.domain.policy import Judge
 from scoreboard.domain.topics import ACTIONS
-from scoreboard.runtime import logs
 from scoreboard.runtime.gctuning import collect_less_often
 from scoreboard.settings import Settings
 from stream_app.agent import attach_agent
 from stream_app.chaos import CrashPlan
+from stream_app.lag import attach_lag_timer
 from stream_app.observability import WorkerMetrics, attach_endpoints
 from stream_app.pipeline import Pipeline
 
@@ -55,7 +55,6 @@ def create_worker_app(settings: Settings) -> faust.App:
         consumer_group_instance_id=settings.worker_instance_id or None,
         topic_replication_factor=1,
         store="memory://",
-        loghandlers=[logs.json_handler("worker")],
         web_enabled=True,
         web_port=settings.worker_port,
         web_bind=settings.worker_host,
@@ -66,7 +65,7 @@ def create_worker_app(settings: Settings) -> faust.App:
                       key_serializer="raw", internal=False)
     pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
         settings.require_database(), min_size=1, max_size=4, open=False)
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings)
     publisher = Publisher(settings.kafka_bootstrap, extra_config=librdkafka_config(settings),
                           delivery_timeout_s=settings.produce_timeout_seconds,
                           linger_ms=settings.produce_linger_ms,
@@ -80,6 +79,7 @@ def create_worker_app(settings: Settings) -> faust.App:
 
     metrics = WorkerMetrics()
     attach_agent(app, topic, pipeline, settings.batch_size, settings.batch_wait_seconds, open_pool, metrics)
+    attach_lag_timer(app, ACTIONS, metrics)
 
     async def postgres_ready() -> bool:
         async with pool.connection(timeout=2) as conn:
@@ -97,9 +97,17 @@ def create_worker_app(settings: Settings) -> faust.App:
     return app
 
 
+def create_worker(app: faust.App) -> faust.Worker:
+    """Faust's worker for ``app``. Logging stays as ``scoreboard.runtime.logs.configure`` set it (one
+    JSON handler): Faust's own set-up would add a plain-text handler on stdout and print every line
+    twice. No progress spinner: it writes terminal escape codes into the log stream."""
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False)
+    worker.spinner = None
+    return worker
+
+
 def main(settings: Settings | None = None) -> None:
     settings = settings or Settings.from_env()
-    app = create_worker_app(settings)
-    worker = faust.Worker(app, loglevel="WARNING", quiet=True)
+    worker = create_worker(create_worker_app(settings))
     collect_less_often()
     worker.execute_from_commandline()

@@ -3,7 +3,8 @@
 ``GET /healthz`` answers while the process runs; ``GET /readyz`` only while Postgres, Redis and Kafka
 answer and the batch in hand is not being retried after a transient failure (e.g. a Redis replica
 answering ``READONLY``, or ``OOM``); ``GET /metrics``: events by outcome, batch size and latency,
-consumer lag per partition, records set aside as poison.
+consumer lag per partition (``stream_app.lag``), records set aside as poison, and the standard process
+and GC metrics.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from typing import Any
 import faust
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
-    CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
 )
 
+from scoreboard.adapters.web.metrics import process_registry
 from stream_app.pipeline import BatchReport
 
 log = logging.getLogger(__name__)
@@ -49,20 +50,24 @@ class BatchHealth:
 
 class WorkerMetrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.events = Counter("worker_events_total", "log events by outcome", ["outcome"], registry=self.registry)
-        self.batch_size = Histogram("worker_batch_size", "records per batch", registry=self.registry,
+        self.registry = process_registry()
+        self.events = Counter("scoreboard_worker_events_total", "log events by outcome", ["outcome"],
+                              registry=self.registry)
+        self.batch_size = Histogram("scoreboard_worker_batch_size", "records per batch", registry=self.registry,
                                     buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000))
-        self.batch_seconds = Histogram("worker_batch_seconds", "time to make a batch durable",
+        self.batch_seconds = Histogram("scoreboard_worker_batch_seconds", "time to make a batch durable",
                                        registry=self.registry,
                                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-        self.rejected = Counter("worker_rejected_total", "log events not applied, by reason", ["reason"],
+        self.rejected = Counter("scoreboard_worker_rejected_total", "log events not applied, by reason", ["reason"],
                                 registry=self.registry)
-        self.lag = Gauge("worker_consumer_lag", "records behind the end of the partition", ["partition"],
+        self.lag = Gauge("scoreboard_worker_consumer_lag", "records behind the end of the partition (broker's "
+                         "high watermark minus the worker's position), measured on a timer", ["partition"],
                          registry=self.registry)
-        self.poison = Counter("scoreboard_worker_poison_records", "records that failed on their own and were "
-                              "set aside to scoreboard.rejected.v1 (reason poison)", registry=self.registry)
+        self.poison = Counter("scoreboard_worker_poison_records_total", "records that failed on their own and "
+                              "were set aside to scoreboard.rejected.v1 (reason poison)", registry=self.registry)
         self.health = BatchHealth()
+        self.processed: dict[int, int] = {}
+        """Per partition, the offset after the last record made durable (what the lag timer measures from)."""
 
     def observe(self, report: BatchReport, size: int, seconds: float) -> None:
         self.batch_size.observe(size)

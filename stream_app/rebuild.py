@@ -37,6 +37,7 @@ from projections.ranking import RedisBoards, board_of_key
 from scoreboard.adapters.kafka_retry import end_offsets, group_not_found, retry_kafka
 from scoreboard.adapters.kafka_security import librdkafka_config
 from scoreboard.adapters.publishing import Publisher
+from scoreboard.adapters.redis_client import redis_client
 from scoreboard.domain.clock import SystemClock
 from scoreboard.domain.errors import ScoreboardError
 from scoreboard.domain.topics import ACTIONS
@@ -131,7 +132,7 @@ async def rebuild(settings: Settings, *, start_offsets: Mapping[int, int] | None
 async def _rebuild(settings: Settings, start_offsets: Mapping[int, int] | None, batch_size: int,
                    progress: bool) -> RebuildReport:
     drop_projections(settings)
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings)
     pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(settings.require_database(), min_size=1,
                                                                      max_size=2, open=False)
     publisher = Publisher(settings.kafka_bootstrap, client_id="scoreboard-rebuild",

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
-from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -25,6 +24,7 @@ from starlette.routing import Route
 
 from bench.baselines.serve import serve
 from scoreboard.adapters.auth import AuthError, TokenVerifier
+from scoreboard.adapters.redis_client import redis_client
 from scoreboard.domain.catalog import load_catalog
 from scoreboard.settings import Settings
 
@@ -49,7 +49,7 @@ UPSERT_TOTAL = ("INSERT INTO seed_users (user_id, score) VALUES (%s, %s)"
 def create_app(settings: Settings) -> Starlette:
     verifier = TokenVerifier.from_settings(settings)
     catalog = load_catalog(settings.actions_file or None)
-    redis = Redis.from_url(settings.redis_url)
+    redis = redis_client(settings)
     pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
         settings.require_database(), min_size=8, max_size=8, open=False)
 

@@ -16,19 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import LoadResult, run_wrk
-from bench.system import RAW_DIR, bench_processes
+from bench.system import RAISED_LIMITS, RAW_DIR, bench_processes
 from bench.tokens import mint_tokens, write_tokens_file
 from devstack.ports import free_port
 from devstack.worlds import isolated_world
 from testkit.system import Process, System, wait_ready
 
-# "raise the limits" rather than switch them off: the limiter's Redis calls stay on the measured path
-RAISED_LIMITS = {
-    "SCOREBOARD_RATE_USER_PER_SECOND": "1000000",
-    "SCOREBOARD_RATE_USER_BURST": "100000000",
-    "SCOREBOARD_RATE_IP_PER_SECOND": "1000000",
-    "SCOREBOARD_RATE_IP_BURST": "100000000",
-}
 TARGETS = ("baseline_bare", "baseline_seed", "ingest")
 
 

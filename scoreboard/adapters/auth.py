@@ -5,16 +5,20 @@ asymmetric and vice versa (the algorithms a key may use follow from the key's ty
 token); headers that try to bring their own key (``jku``, ``x5u``, ``jwk``, ``x5c``) are refused;
 ``sub``, ``exp`` and ``iat`` are required, ``nbf`` is honoured, ``iss``/``aud`` are checked when
 configured. Keys: an HMAC secret (>= 256 bits), a PEM public key file, or a JWKS URL (see
-``scoreboard.adapters.jwks``).
+``scoreboard.adapters.jwks``). With a public key or a JWKS, issuer and audience must be configured:
+an identity provider signs the tokens of all its applications with the same keys, so without them a
+token it minted for another application (roles included) would be accepted here.
 
 A client sends the same token with every request, so a verified token is remembered (by its exact
 text, never by its claims) with the window its ``nbf``/``exp`` allow, for at most
 ``VERIFIED_CACHE_SECONDS``; after that it is verified in full again, so a key withdrawn from the
-JWKS stops working within that bound. Only successes are remembered, in a bounded cache.
+JWKS stops working within that bound. Only successes are remembered, in a bounded cache that
+threads share (verification with a JWKS runs in worker threads), under a lock.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -65,6 +69,7 @@ class TokenVerifier:
         audience: str = "",
         leeway_seconds: int = 30,
         clock: Callable[[], float] = time.time,
+        cache_size: int = VERIFIED_CACHE_SIZE,
     ) -> None:
         self._algorithms = algorithms
         self._keys = keys
@@ -72,8 +77,10 @@ class TokenVerifier:
         self._audience = audience
         self._leeway = leeway_seconds
         self._clock = clock
+        self._cache_size = max(1, cache_size)
         self._verified: dict[str, tuple[Principal, float, float, float]] = {}
         """token -> (principal, valid from, valid until, verify again at), oldest first."""
+        self._verified_lock = threading.Lock()
 
     @property
     def blocking(self) -> bool:
@@ -97,6 +104,7 @@ class TokenVerifier:
                                      "and SCOREBOARD_JWKS_URL")
         keys: KeySource
         if settings.jwt_public_key_file or settings.jwks_url:
+            _require_issuer_and_audience(settings)
             if set(algorithms) & HMAC_ALGORITHMS:
                 raise ConfigurationError("an asymmetric key is configured: HMAC algorithms are not allowed")
             if settings.jwks_url:
@@ -127,18 +135,20 @@ class TokenVerifier:
                 raise AuthError("token expired")
             if now >= valid_from and now < again_at:
                 return principal
-            del self._verified[token]
+            with self._verified_lock:
+                self._verified.pop(token, None)
         principal, claims = self._verify_in_full(token)
         self._remember(token, principal, claims, now)
         return principal
 
     def _remember(self, token: str, principal: Principal, claims: dict[str, Any], now: float) -> None:
-        if len(self._verified) >= VERIFIED_CACHE_SIZE:
-            del self._verified[next(iter(self._verified))]
         nbf = claims.get("nbf")
         valid_from = float(nbf) - self._leeway if isinstance(nbf, (int, float)) else float("-inf")
         valid_until = float(claims["exp"]) + self._leeway
-        self._verified[token] = (principal, valid_from, valid_until, now + VERIFIED_CACHE_SECONDS)
+        with self._verified_lock:  # two threads may evict the same oldest token
+            while len(self._verified) >= self._cache_size:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = (principal, valid_from, valid_until, now + VERIFIED_CACHE_SECONDS)
 
     def _verify_in_full(self, token: str) -> tuple[Principal, dict[str, Any]]:
         try:
@@ -180,6 +190,18 @@ class TokenVerifier:
         if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise AuthError("token roles claim must be a list of strings")
         return Principal(user_id=subject, roles=frozenset(roles)), claims
+
+
+def _require_issuer_and_audience(settings: Settings) -> None:
+    missing = [name for name, value in (("SCOREBOARD_JWT_ISSUER", settings.jwt_issuer),
+                                        ("SCOREBOARD_JWT_AUDIENCE", settings.jwt_audience)) if not value]
+    if missing:
+        source = "SCOREBOARD_JWKS_URL" if settings.jwks_url else "SCOREBOARD_JWT_PUBLIC_KEY_FILE"
+        raise ConfigurationError(
+            f"{source} is set but {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not: an identity "
+            "provider signs every application's tokens with the same keys, so without both checks a token it "
+            "minted for another application (roles included) would be accepted here. Set them to the `iss` and "
+            "`aud` your provider puts in this api's tokens")
 
 
 def mint_token(

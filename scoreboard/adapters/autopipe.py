@@ -15,6 +15,15 @@ Failures use redis-py's exception types, so callers keep their ``RedisError`` ha
 * a reply that does not come within ``reply_timeout_s`` (no progress at all on the socket) fails
   everything in flight with ``TimeoutError`` and drops the connection.
 * an error reply fails only its own command (``ResponseError``, ``NoScriptError`` for NOSCRIPT).
+* Redis refusing the credentials (``WRONGPASS``, ``NOAUTH``) fails what is queued with
+  ``AuthenticationError`` (a ``ConnectionError``); a TLS failure (an unverifiable certificate, a
+  plaintext port) with ``ConnectionError``. Nothing falls back to plaintext.
+
+``AutoPipeline.for_client(redis)`` takes everything from the redis-py client's connection pool (so from
+the one ``SCOREBOARD_REDIS_URL``): host, port, db, ACL username and password (or a credential
+provider), TLS for ``rediss://`` with the SSL context redis-py itself would build (``ssl_cert_reqs``,
+``ssl_ca_certs``/``ssl_ca_path``/``ssl_ca_data``, ``ssl_certfile``/``ssl_keyfile``,
+``ssl_check_hostname``, ...), ``socket_connect_timeout`` and ``socket_timeout``.
 """
 
 from __future__ import annotations
@@ -22,14 +31,17 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import hiredis
 from redis.asyncio import Redis
+from redis.asyncio.connection import RedisSSLContext, SSLConnection, UnixDomainSocketConnection
+from redis.credentials import CredentialProvider, UsernamePasswordCredentialProvider
+from redis.exceptions import AuthenticationError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 Arg = str | bytes | int | float
@@ -89,12 +101,18 @@ class _Connection(asyncio.Protocol):
 
 class AutoPipeline:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 6379, db: int = 0, username: str | None = None,
-                 password: str | None = None, client_name: str = "scoreboard-autopipe",
+                 password: str | None = None, credential_provider: CredentialProvider | None = None,
+                 ssl_context: ssl.SSLContext | None = None, client_name: str = "scoreboard-autopipe",
                  connect_timeout_s: float = 2.0, reply_timeout_s: float = 5.0) -> None:
         self._address = (host, port)
+        self.ssl_context = ssl_context
+        """TLS when set: the connection is ``rediss://`` and never falls back to plaintext."""
+        self._where = f"{'rediss' if ssl_context else 'redis'}://{host}:{port}/{db}"
+        if credential_provider is None and (username or password):
+            credential_provider = UsernamePasswordCredentialProvider(username, password or "")
+        self._credentials = credential_provider
+        self._username = username
         self._handshake: list[tuple[Arg, ...]] = []
-        if password:
-            self._handshake.append(("AUTH", username, password) if username else ("AUTH", password))
         if db:
             self._handshake.append(("SELECT", db))
         self.client_name = client_name
@@ -113,13 +131,25 @@ class AutoPipeline:
 
     @classmethod
     def for_client(cls, redis: Redis, **options: Any) -> AutoPipeline:
-        """The same server, database and credentials as a redis-py client (TCP only)."""
-        kwargs = redis.connection_pool.connection_kwargs
-        if "path" in kwargs:
+        """The same server, database, credentials, TLS and timeouts as a redis-py client (TCP only).
+
+        Everything is read from the client's connection pool, so the URL it was made from is the one
+        source of truth; ``options`` (``client_name``, ``connect_timeout_s``, ``reply_timeout_s``) win."""
+        pool = redis.connection_pool
+        kwargs = pool.connection_kwargs
+        if "path" in kwargs or issubclass(pool.connection_class, UnixDomainSocketConnection):
             raise ValueError("AutoPipeline speaks TCP; a unix-socket Redis URL is not supported")
-        return cls(host=kwargs.get("host", "127.0.0.1"), port=int(kwargs.get("port", 6379)),
-                   db=int(kwargs.get("db", 0) or 0), username=kwargs.get("username"),
-                   password=kwargs.get("password"), **options)
+        settings: dict[str, Any] = {
+            "host": kwargs.get("host", "127.0.0.1"), "port": int(kwargs.get("port", 6379)),
+            "db": int(kwargs.get("db", 0) or 0), "username": kwargs.get("username"),
+            "password": kwargs.get("password"), "credential_provider": kwargs.get("credential_provider"),
+            "ssl_context": ssl_context_of(kwargs) if issubclass(pool.connection_class, SSLConnection) else None,
+        }
+        if kwargs.get("socket_connect_timeout") is not None:
+            settings["connect_timeout_s"] = float(kwargs["socket_connect_timeout"])
+        if kwargs.get("socket_timeout") is not None:
+            settings["reply_timeout_s"] = float(kwargs["socket_timeout"])
+        return cls(**(settings | options))
 
     def execute(self, *args: Arg) -> asyncio.Future[Any]:
         """Queue one command; the future resolves with its reply (bytes, int, list, None)."""
@@ -179,26 +209,45 @@ class AutoPipeline:
     async def _connect(self) -> None:
         loop = asyncio.get_running_loop()
         conn: _Connection | None = None
+        command: tuple[Arg, ...] = ()
         try:
+            handshake = list(self._handshake)
+            if self._credentials is not None:  # like redis-py: AUTH [username] password, first
+                handshake.insert(0, ("AUTH", *await self._credentials.get_credentials_async()))
+            # rediss://: TLS, its handshake and certificate checks included, as asyncio.open_connection(ssl=)
+            # does; a Protocol rather than streams keeps the replies going straight into hiredis
             _, opened = await asyncio.wait_for(
-                loop.create_connection(lambda: _Connection(self._lost), *self._address), self._connect_timeout_s)
+                loop.create_connection(lambda: _Connection(self._lost), *self._address, ssl=self.ssl_context),
+                self._connect_timeout_s)
             conn = opened
-            for command in self._handshake:
+            for command in handshake:
                 opened.waiting.append(future := loop.create_future())
                 assert opened.transport is not None
                 opened.transport.write(_pack(command))
                 await asyncio.wait_for(future, self._connect_timeout_s)
-        except (TimeoutError, OSError, RedisError) as exc:  # incl. a hang-up mid-handshake
+        except Exception as exc:  # a hang-up mid-handshake, a bad certificate, a failing credential provider
             self._connecting = None
             if conn is not None and conn.transport is not None:
                 conn.transport.abort()
-            self._fail_queue(RedisConnectionError(f"cannot connect to Redis at {self._address}: {exc!r}"))
+            self._fail_queue(self._connect_error(command, exc))
             return
         except asyncio.CancelledError:
             self._connecting = None
             raise
         self._conn, self._connecting = conn, None
         self._flush()
+
+    def _connect_error(self, command: tuple[Arg, ...], exc: Exception) -> RedisConnectionError:
+        """The error for what was queued; never shows the password (Redis' replies do not echo it)."""
+        if isinstance(exc, ResponseError):
+            message = str(exc)
+            name = str(command[0]) if command else "?"
+            if name == "AUTH" or message.startswith(("NOAUTH", "WRONGPASS")):
+                user = self._username or "default"
+                return AuthenticationError(f"Redis at {self._where} refused user {user!r}: {message}")
+            return RedisConnectionError(f"Redis at {self._where} refused {name}: {message}")
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__  # redis-py's repr hides the text
+        return RedisConnectionError(f"cannot connect to Redis at {self._where}: {detail}")
 
     def _lost(self, conn: _Connection) -> None:
         if self._conn is conn:
@@ -223,6 +272,22 @@ class AutoPipeline:
             self._conn = None
             return
         self._watchdog = loop.call_later(self._reply_timeout_s / 2, self._check_progress)
+
+
+def ssl_context_of(connection_kwargs: dict[str, Any]) -> ssl.SSLContext:
+    """The SSL context redis-py's ``SSLConnection`` builds from the same keyword arguments, with its
+    defaults: the certificate and the host name are verified unless the URL says otherwise."""
+    def get(name: str, default: Any = None) -> Any:
+        return connection_kwargs.get("ssl_" + name, default)
+
+    context: ssl.SSLContext = RedisSSLContext(
+        keyfile=get("keyfile"), certfile=get("certfile"), cert_reqs=get("cert_reqs", "required"),
+        include_verify_flags=get("include_verify_flags"), exclude_verify_flags=get("exclude_verify_flags"),
+        ca_certs=get("ca_certs"), ca_data=get("ca_data"), ca_path=get("ca_path"),
+        check_hostname=get("check_hostname", True), min_version=get("min_version"), ciphers=get("ciphers"),
+        password=get("password"),
+    ).get()
+    return context
 
 
 def _pack(args: tuple[Arg, ...]) -> bytes:

@@ -11,6 +11,7 @@ import contextlib
 import statistics
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -20,10 +21,20 @@ from testkit.subscribers import Subscriber, follow_sse, follow_websocket, open_s
 from testkit.system import System
 from testkit.waits import wait_until_async
 from tests.support.client import ApiClient
+from tests.support.suite import running_system
 
 pytestmark = pytest.mark.e2e
 WEBSOCKETS = 250
 SSE_STREAMS = 250
+ONE_HOST_FANOUT = {"SCOREBOARD_GATEWAY_MAX_CONNECTIONS_PER_IP": str(2 * (WEBSOCKETS + SSE_STREAMS)),
+                   "SCOREBOARD_GATEWAY_CONNECTS_PER_IP_PER_SECOND": "0"}
+"""Every subscriber here connects from 127.0.0.1 at once: lift the gateway's per-address cap and rate."""
+
+
+@pytest.fixture(scope="module")
+def system() -> Iterator[System]:
+    with running_system(ONE_HOST_FANOUT) as running:
+        yield running
 
 
 @dataclass

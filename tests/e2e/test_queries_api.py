@@ -7,6 +7,7 @@ import asyncio
 import random
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from testkit.system import System
 from testkit.waits import wait_until
 from tests.support.client import ApiClient
 from tests.support.inspect import redis_order
+from tests.support.suite import running_system
 from tests.support.workload import action, produce
 
 pytestmark = pytest.mark.e2e
@@ -57,6 +59,14 @@ class TiedDay:
     b: str
     c: str
     d: str
+
+
+@pytest.fixture(scope="module")
+def system() -> Iterator[System]:
+    """The suite's system with the per-client limit of ``as_of`` and history reads lifted: these tests
+    (one client, 127.0.0.1) poll history and read many past boards in a row."""
+    with running_system({"SCOREBOARD_RATE_HISTORY_PER_SECOND": "0"}) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from testkit.system import System
 from testkit.waits import wait_until
 from tests.support.attacker import Caller, assert_problem
-from tests.support.jwks_server import JwksServer, rsa_key, running_jwks_server, token
+from tests.support.jwks_server import AUDIENCE, ISSUER, JwksServer, rsa_key, running_jwks_server, token
 from tests.support.suite import running_system
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +28,8 @@ def keyed(jwks: JwksServer) -> Iterator[tuple[System, object]]:
     jwks.publish(("k1", signer))
     with running_system({
             "SCOREBOARD_JWT_SECRET": "", "SCOREBOARD_JWKS_URL": jwks.url, "SCOREBOARD_JWT_ALGORITHMS": "RS256,ES256",
-            "SCOREBOARD_JWKS_MIN_REFRESH_SECONDS": "0"}) as system:
+            "SCOREBOARD_JWKS_MIN_REFRESH_SECONDS": "0",
+            "SCOREBOARD_JWT_ISSUER": ISSUER, "SCOREBOARD_JWT_AUDIENCE": AUDIENCE}) as system:
         yield system, signer
 
 

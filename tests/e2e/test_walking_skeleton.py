@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -114,12 +115,38 @@ def test_every_process_exposes_prometheus_metrics_of_the_work_done(system: Syste
     texts = {name: httpx.get(url + "/metrics") for name, url in
              (("api", system.api_url), ("worker", worker.url), ("gateway", system.gateway_url))}
     assert all(r.status_code == 200 and r.headers["content-type"].startswith("text/plain") for r in texts.values())
-    assert 'http_requests_total{method="POST",route="/v1/actions/{action_id}/complete",status="202"}' \
+    assert 'scoreboard_http_requests_total{method="POST",route="/v1/actions/{action_id}/complete",status="202"}' \
         in texts["api"].text
-    assert "kafka_produce_seconds_count" in texts["api"].text
-    assert 'worker_events_total{outcome="accepted"}' in texts["worker"].text
-    assert "worker_batch_seconds_count" in texts["worker"].text and "worker_consumer_lag" in texts["worker"].text
-    assert "gateway_connections" in texts["gateway"].text and "gateway_push_seconds" in texts["gateway"].text
+    assert "scoreboard_kafka_produce_seconds_count" in texts["api"].text
+    assert 'scoreboard_worker_events_total{outcome="accepted"}' in texts["worker"].text
+    assert "scoreboard_worker_batch_seconds_count" in texts["worker"].text
+    assert "scoreboard_gateway_connections" in texts["gateway"].text
+    assert "scoreboard_gateway_push_seconds" in texts["gateway"].text
+    for text in texts.values():  # and what any Python process exposes
+        assert "process_cpu_seconds_total" in text.text and "python_gc_objects_collected_total" in text.text
+    wait_until(lambda: re.search(r'^scoreboard_worker_consumer_lag\{partition="\d+"\} 0\.0$',
+                                 httpx.get(worker.url + "/metrics").text, re.MULTILINE),
+               what="the lag timer reports the worker's partitions caught up")
+
+
+def test_a_request_id_is_echoed_and_reaches_the_workers_batch_line(system: System, api: ApiClient) -> None:
+    """The api answers with the client's X-Request-ID (a generated one without it), and the worker logs
+    it with the batch that scored the action: one id from the client to the worker's log."""
+    user, given = f"trace-{uuid.uuid4().hex[:8]}", f"trace-{uuid.uuid4().hex}"
+    response = api.complete(user, "daily-login", headers={"X-Request-ID": given})
+    assert response.status_code == 202 and response.headers["x-request-id"] == given
+    assert re.fullmatch(r"[0-9a-f]{32}", httpx.get(system.api_url + "/v1/actions").headers["x-request-id"])
+    worker = next(p for p in system.processes if p.role == "worker")
+
+    def batch_line() -> dict[str, Any] | None:
+        for line in worker.log_path.read_text(errors="replace").splitlines():
+            if given in line:
+                found: dict[str, Any] = json.loads(line)
+                return found
+        return None
+
+    line = wait_until(batch_line, what="the worker's batch line with the request id")
+    assert line["msg"] == "batch" and given in line["request_ids"] and line["process"] == "worker"
 
 
 @pytest.mark.parametrize(("headers", "status"), [

@@ -13,6 +13,10 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+ISSUER = "https://idp.test"
+AUDIENCE = "scoreboard"
+"""What ``token`` puts in ``iss`` and ``aud``: an api with a JWKS must be configured with both."""
+
 
 class JwksServer:
     """Serves ``keys`` (a JWKS document) on 127.0.0.1 and counts the fetches."""
@@ -53,7 +57,8 @@ def rsa_key() -> Any:
 
 def token(private: Any, kid: str, sub: str = "alice") -> str:
     now = int(time.time())
-    return jwt.encode({"sub": sub, "iat": now, "exp": now + 60}, private, algorithm="RS256", headers={"kid": kid})
+    claims = {"sub": sub, "iat": now, "exp": now + 60, "iss": ISSUER, "aud": AUDIENCE}
+    return jwt.encode(claims, private, algorithm="RS256", headers={"kid": kid})
 
 
 @contextmanager

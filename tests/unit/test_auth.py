@@ -1,4 +1,4 @@
-"""JWT validation: the allow-list and required claims."""
+"""JWT validation: the allow-list, required claims, and the cache of verified tokens."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import base64
 import hashlib
 import hmac
 import json
+import sys
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +29,7 @@ from scoreboard.domain.errors import ConfigurationError
 from scoreboard.settings import Settings
 
 SECRET = "s" * 40
+ISSUER, AUDIENCE = "https://idp.example", "scoreboard"
 
 
 def verifier(**overrides: object) -> TokenVerifier:
@@ -101,7 +104,13 @@ def keypair(kind: str) -> tuple[Any, str]:
 
 def claims(**extra: object) -> dict[str, object]:
     now = int(time.time())
-    return {"sub": "alice", "iat": now, "exp": now + 60} | extra
+    return {"sub": "alice", "iat": now, "exp": now + 60, "iss": ISSUER, "aud": AUDIENCE} | extra
+
+
+def key_file_verifier(path: Path, **overrides: object) -> TokenVerifier:
+    """A verifier with a PEM public key, configured as the start-up rules require (issuer and audience)."""
+    return verifier(**({"jwt_secret": "", "jwt_public_key_file": str(path), "jwt_issuer": ISSUER,
+                        "jwt_audience": AUDIENCE} | overrides))
 
 
 @pytest.mark.parametrize(("kind", "algorithm"), [("rsa", "RS256"), ("ec", "ES256"), ("ed", "EdDSA")])
@@ -109,7 +118,7 @@ def test_a_public_key_file_verifies_tokens_of_its_algorithm(tmp_path: Path, kind
     """RS256, ES256 and EdDSA tokens verify against a PEM public key file."""
     private, pem = keypair(kind)
     (tmp_path / "key.pem").write_text(pem)
-    verify = verifier(jwt_secret="", jwt_public_key_file=str(tmp_path / "key.pem"), jwt_algorithms=(algorithm,))
+    verify = key_file_verifier(tmp_path / "key.pem", jwt_algorithms=(algorithm,))
     assert verify.verify(jwt.encode(claims(), private, algorithm=algorithm)).user_id == "alice"
 
 
@@ -117,7 +126,7 @@ def test_hmac_signed_with_the_public_key_is_refused(tmp_path: Path) -> None:
     """Key confusion: an HS256 token whose secret is the server's public key PEM never verifies."""
     _, pem = keypair("rsa")
     (tmp_path / "key.pem").write_text(pem)
-    verify = verifier(jwt_secret="", jwt_public_key_file=str(tmp_path / "key.pem"), jwt_algorithms=("RS256",))
+    verify = key_file_verifier(tmp_path / "key.pem", jwt_algorithms=("RS256",))
     forged = hmac_token_signed_with(pem.encode(), claims())
     with pytest.raises(AuthError, match="algorithm is not allowed"):
         verify.verify(forged)
@@ -142,7 +151,36 @@ def test_unsafe_algorithm_configurations_refuse_to_start(tmp_path: Path, overrid
     _, pem = keypair("rsa")
     (tmp_path / "key.pem").write_text(pem)
     with pytest.raises(ConfigurationError):
-        verifier(**({"jwt_secret": "", "jwt_public_key_file": str(tmp_path / "key.pem")} | overrides))
+        key_file_verifier(tmp_path / "key.pem", **overrides)
+
+
+@pytest.mark.parametrize(("source", "given", "named"), [
+    ("jwks_url", {}, "SCOREBOARD_JWT_ISSUER and SCOREBOARD_JWT_AUDIENCE are not"),
+    ("jwks_url", {"jwt_issuer": ISSUER}, "SCOREBOARD_JWT_AUDIENCE is not"),
+    ("jwt_public_key_file", {"jwt_audience": AUDIENCE}, "SCOREBOARD_JWT_ISSUER is not"),
+])
+def test_an_asymmetric_key_or_jwks_without_issuer_and_audience_refuses_to_start(
+        tmp_path: Path, source: str, given: dict[str, str], named: str) -> None:
+    """The identity provider's keys sign every application's tokens: without iss and aud checks, a token
+    minted for another application (with its roles) would be accepted, so the api does not start."""
+    _, pem = keypair("rsa")
+    (tmp_path / "key.pem").write_text(pem)
+    key = {"jwks_url": "https://idp.example/.well-known/jwks.json",
+           "jwt_public_key_file": str(tmp_path / "key.pem")}[source]
+    with pytest.raises(ConfigurationError, match=named) as refused:
+        verifier(**({"jwt_secret": "", "jwt_algorithms": ("RS256",), source: key} | given))
+    assert "another application" in str(refused.value)
+
+
+def test_a_token_of_the_same_provider_for_another_audience_is_refused(tmp_path: Path) -> None:
+    """Same key, same issuer, admin role, but minted for another application: 401."""
+    private, pem = keypair("rsa")
+    (tmp_path / "key.pem").write_text(pem)
+    verify = key_file_verifier(tmp_path / "key.pem", jwt_algorithms=("RS256",))
+    for foreign in (claims(aud="billing", roles=["admin"]), claims(iss="https://other-idp.example"),
+                    {name: value for name, value in claims().items() if name != "aud"}):
+        with pytest.raises(AuthError):
+            verify.verify(jwt.encode(foreign, private, algorithm="RS256"))
 
 
 @pytest.mark.parametrize("settings", [
@@ -153,7 +191,8 @@ def test_issuer_and_audience_are_checked_when_configured(settings: dict[str, str
     verify = verifier(**settings)
     good = claims(iss="https://issuer.example", aud="scoreboard")
     assert verify.verify(jwt.encode(good, SECRET, algorithm="HS256")).user_id == "alice"
-    for bad in (good | {"iss": "https://evil.example"}, good | {"aud": "other"}, claims()):
+    missing = {name: value for name, value in good.items() if name not in ("iss", "aud")}
+    for bad in (good | {"iss": "https://evil.example"}, good | {"aud": "other"}, missing):
         with pytest.raises(AuthError):
             verify.verify(jwt.encode(bad, SECRET, algorithm="HS256"))
 
@@ -178,9 +217,10 @@ class CountingKeys(StaticKey):
         return super().key_for(header)
 
 
-def remembering_verifier(now: list[float]) -> tuple[TokenVerifier, CountingKeys]:
+def remembering_verifier(now: list[float], cache_size: int = 16_384) -> tuple[TokenVerifier, CountingKeys]:
     keys = CountingKeys()
-    return TokenVerifier(algorithms=("HS256",), keys=keys, leeway_seconds=5, clock=lambda: now[0]), keys
+    return TokenVerifier(algorithms=("HS256",), keys=keys, leeway_seconds=5, clock=lambda: now[0],
+                         cache_size=cache_size), keys
 
 
 def test_a_verified_token_is_remembered_within_its_validity_and_for_a_bounded_time() -> None:
@@ -219,3 +259,38 @@ def test_only_verified_tokens_are_remembered_and_a_tampered_copy_is_not_one_of_t
         with pytest.raises(AuthError):
             verify.verify(f"{header}.{forged_payload}.{signature}")
     assert keys.lookups == 3  # each forged attempt was verified in full, and refused
+
+
+def test_threads_evicting_and_refreshing_the_same_tokens_never_fail() -> None:
+    """Verification runs in worker threads with a JWKS: 8 threads cycling through 64 tokens on a cache of
+    4 (every insert evicts, often the same oldest token twice) and past the re-verify time (every hit
+    drops its entry) all verify every token, and the cache stays within its bound."""
+    now = [time.time()]
+    verify, _ = remembering_verifier(now, cache_size=4)
+    tokens = [mint_token(SECRET, f"user-{i}") for i in range(64)]
+    start, failures = threading.Barrier(8), []
+
+    def hammer(offset: int) -> None:
+        start.wait()
+        try:
+            for round_ in range(20):
+                for i in range(len(tokens)):
+                    token = tokens[(i + offset) % len(tokens)]
+                    assert verify.verify(token).user_id == f"user-{(i + offset) % len(tokens)}"
+                if offset == 0 and round_ % 5 == 4:
+                    now[0] += VERIFIED_CACHE_SECONDS + 1  # remembered entries must be verified again
+        except Exception as exc:  # noqa: BLE001 - any failure in a thread is the test's failure
+            failures.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, to meet the race if there is one
+    try:
+        threads = [threading.Thread(target=hammer, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
+    assert len(verify._verified) <= 4

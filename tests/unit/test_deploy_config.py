@@ -45,7 +45,7 @@ DOCUMENTED_ENV = frozenset(
         "KAFKA_BOOTSTRAP", "DATABASE_URL", "REDIS_URL", "JWT_ALGORITHMS", "JWT_SECRET",
         "JWT_PUBLIC_KEY_FILE", "JWKS_URL", "JWT_ISSUER", "JWT_AUDIENCE", "TICKET_SECRET",
         "ACTIONS_FILE", "ALLOWED_ORIGINS", "API_HOST", "API_PORT", "GATEWAY_HOST",
-        "GATEWAY_PORT", "WORKER_PORT", "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM",
+        "GATEWAY_PORT", "WORKER_HOST", "WORKER_PORT", "KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM",
         "KAFKA_USERNAME", "KAFKA_PASSWORD", "KAFKA_CA_FILE", "EVENT_SIGNING_SECRET",
         "EVENT_SIGNING_OLD_SECRETS", "CHANGE_SIGNING_SECRET", "CHANGE_SIGNING_OLD_SECRETS",
     )
@@ -231,12 +231,13 @@ def test_dockerfile_exposes_every_role_port(dockerfile: Instructions) -> None:
     assert exposed >= set(ROLE_PORTS.values()), exposed
 
 
-def test_image_binds_api_and_gateway_to_all_interfaces(dockerfile: Instructions) -> None:
-    """The image overrides the 127.0.0.1 default so the published ports are reachable."""
+def test_image_binds_every_role_to_all_interfaces(dockerfile: Instructions) -> None:
+    """The image overrides the 127.0.0.1 default of api, gateway and worker, so published ports,
+    Kubernetes probes and Prometheus (which connect to the pod IP) reach them."""
     final = _final_stage(dockerfile)
     env = " ".join(arguments for instruction, arguments in final if instruction == "ENV")
-    assert re.search(r"\bSCOREBOARD_API_HOST=0\.0\.0\.0\b", env), env
-    assert re.search(r"\bSCOREBOARD_GATEWAY_HOST=0\.0\.0\.0\b", env), env
+    for role in ROLE_PORTS:
+        assert re.search(rf"\bSCOREBOARD_{role.upper()}_HOST=0\.0\.0\.0(?:\s|$)", env), (role, env)
 
 
 def test_dockerignore_keeps_env_files_and_venv_out_but_not_the_package_metadata() -> None:
@@ -447,17 +448,19 @@ def test_k8s_probes_use_healthz_for_liveness_and_readyz_for_readiness(k8s: Manif
             assert _resolve_port(container, http_get["port"]) == ROLE_PORTS[role], (role, probe)
 
 
-def test_k8s_services_route_api_8000_and_gateway_8001_to_their_pods(k8s: Manifests) -> None:
-    """Services api and gateway route their contract port to their own pods; workers get none."""
+def test_k8s_services_route_each_role_port_to_its_pods(k8s: Manifests) -> None:
+    """Services api (8000) and gateway (8001) route their contract port to their own pods; the
+    worker's Service is headless (6066, for Prometheus to find the pods; it carries no traffic)."""
     services, deployments = _objects(k8s, "Service"), _objects(k8s, "Deployment")
-    assert set(services) == set(PUBLIC_ROLES)
-    for role in PUBLIC_ROLES:
+    assert set(services) == set(ROLE_PORTS)
+    for role in ROLE_PORTS:
         spec, deployment = services[role]["spec"], deployments[role]
         assert spec["selector"].items() <= _pod_labels(deployment).items(), role
         (port,) = spec["ports"]
         (container,) = _containers(deployment)
         assert port["port"] == ROLE_PORTS[role], role
         assert _resolve_port(container, port["targetPort"]) == ROLE_PORTS[role], role
+        assert (spec.get("clusterIP") == "None") == (role not in PUBLIC_ROLES), role
 
 
 def test_k8s_autoscales_api_and_gateway_but_not_workers(k8s: Manifests) -> None:

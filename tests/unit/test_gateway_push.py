@@ -12,6 +12,7 @@ from starlette.websockets import WebSocketDisconnect
 from gateway.bootstrap import create_app
 from gateway.hub import BoardState
 from gateway.services import GatewayServices
+from gateway.sse import parse_last_event_id
 from scoreboard.settings import Settings
 from tests.support.gateway_fakes import gateway_services
 
@@ -125,3 +126,24 @@ def test_sse_with_an_old_last_event_id_gets_the_current_state(client: TestClient
         assert event[0] == "event: leaderboard" and event[1] == "id: 7"
         assert json.loads(event[2].removeprefix("data: "))["version"] == 7
 
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("7", 7), (" 42\t", 42), ("000", 0), ("9" * 18, int("9" * 18)),
+    (None, None), ("", None), ("²", None), ("١٢", None), ("7²", None), ("-1", None), ("+7", None),
+    ("1_000", None), ("0x10", None), ("1e3", None), ("9" * 19, None), ("9" * 5000, None), ("7 8", None),
+])
+def test_last_event_id_is_a_version_of_ascii_digits_or_absent(raw: str | None, expected: int | None) -> None:
+    """str.isdigit() takes superscripts and other scripts' digits, which int() then refuses (a 500 before):
+    only up to 18 ASCII digits are a version; anything else is treated as no id at all."""
+    assert parse_last_event_id(raw) == expected
+
+
+def test_sse_with_an_unusable_last_event_id_gets_a_fresh_snapshot(client: TestClient) -> None:
+    """Last-Event-ID "²" (or junk) is ignored, as if absent: 200 and the current state, never a 500."""
+    for junk in ("²".encode("latin-1"), b"not-a-version", b"9" * 40):
+        with client.stream("GET", "/v1/leaderboards/global/events", headers={"last-event-id": junk}) as response:
+            assert response.status_code == 200
+            lines = response.iter_lines()
+            event = [next(lines) for _ in range(5)][2:]
+            assert event[:2] == ["event: leaderboard", "id: 7"]

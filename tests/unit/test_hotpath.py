@@ -58,7 +58,7 @@ def build() -> tuple[HotRoute, HttpMetrics]:
 
 
 def sample(metrics: HttpMetrics, **labels: Any) -> float:
-    value = metrics.registry.get_sample_value("http_requests_total", labels)
+    value = metrics.registry.get_sample_value("scoreboard_http_requests_total", labels)
     return value or 0.0
 
 
@@ -208,8 +208,9 @@ def probes_of(route: Route) -> list[Probe]:
 
 
 def answer(client: TestClient, probe: Probe) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers and body; ``X-Request-ID`` (generated afresh for each answer) left out."""
     response = client.request(probe.method, probe.path, headers=probe.headers, content=probe.body or None)
-    headers = sorted(response.headers.multi_items())
+    headers = sorted((k, v) for k, v in response.headers.multi_items() if k != "x-request-id")
     if probe.path == "/metrics" and response.status_code == 200:  # counts and times requests: see the end
         return response.status_code, [(k, v) for k, v in headers if k != "content-length"], b""
     return response.status_code, headers, response.content
@@ -218,8 +219,8 @@ def answer(client: TestClient, probe: Probe) -> tuple[int, list[tuple[str, str]]
 def request_counts(client: TestClient) -> dict[tuple[tuple[str, str], ...], float]:
     text = client.get("/metrics").text
     return {tuple(sorted(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(text) if family.name == "http_requests"
-            for sample in family.samples if sample.name == "http_requests_total"}
+            for family in text_string_to_metric_families(text) if family.name == "scoreboard_http_requests"
+            for sample in family.samples if sample.name == "scoreboard_http_requests_total"}
 
 
 def test_the_probe_table_names_every_route_of_the_real_api(real_api: RealApi) -> None:

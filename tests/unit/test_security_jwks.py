@@ -10,7 +10,7 @@ import pytest
 
 from scoreboard.adapters.auth import AuthError, TokenVerifier
 from scoreboard.settings import Settings
-from tests.support.jwks_server import JwksServer, rsa_key, running_jwks_server, token
+from tests.support.jwks_server import AUDIENCE, ISSUER, JwksServer, rsa_key, running_jwks_server, token
 
 
 @pytest.fixture()
@@ -20,8 +20,8 @@ def jwks() -> Iterator[JwksServer]:
 
 
 def verifier(url: str, min_refresh: float = 0.0) -> TokenVerifier:
-    return TokenVerifier.from_settings(Settings(jwks_url=url, jwt_algorithms=("RS256",),
-                                                jwks_min_refresh_seconds=min_refresh))
+    return TokenVerifier.from_settings(Settings(jwks_url=url, jwt_algorithms=("RS256",), jwt_issuer=ISSUER,
+                                                jwt_audience=AUDIENCE, jwks_min_refresh_seconds=min_refresh))
 
 
 def test_keys_rotate_by_kid_without_a_restart(jwks: JwksServer) -> None:

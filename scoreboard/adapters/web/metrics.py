@@ -1,4 +1,8 @@
-"""Prometheus request metrics as a tiny ASGI middleware, and the ``/metrics`` endpoint."""
+"""Prometheus request metrics as a tiny ASGI middleware, the ``/metrics`` endpoint, and the registry
+every process exposes (its own metrics beside the standard process, platform and GC ones).
+
+Every name of ours starts with ``scoreboard_``; counters end in ``_total``, durations in ``_seconds``
+(docs/operations.md, "Metrics", lists them all)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,10 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    GCCollector,
     Histogram,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 from starlette.requests import Request
@@ -18,12 +25,24 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+def process_registry() -> CollectorRegistry:
+    """A registry of its own (so tests and several apps in one process do not collide) that still
+    exposes what operators expect of any Python process: ``process_*`` (CPU seconds, resident memory,
+    open fds, start time), ``python_info`` and ``python_gc_*``."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry
+
+
 class HttpMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.requests = Counter("http_requests_total", "HTTP requests", ["route", "method", "status"],
-                                registry=registry)
-        self.latency = Histogram("http_request_duration_seconds", "HTTP request latency", ["route", "method"],
+        self.requests = Counter("scoreboard_http_requests_total", "HTTP requests answered",
+                                ["route", "method", "status"], registry=registry)
+        self.latency = Histogram("scoreboard_http_request_duration_seconds", "HTTP request latency",
+                                 ["route", "method"],
                                  registry=registry,
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 
