@@ -27,6 +27,7 @@ from scoreboard.adapters.web.metrics import HttpMetrics, MetricsMiddleware, proc
 from scoreboard.adapters.web.problems import EXCEPTION_HANDLERS
 from scoreboard.domain.clock import SystemClock
 from scoreboard.runtime.gctuning import collect_less_often
+from scoreboard.runtime.tracing import tracing_for
 from scoreboard.settings import Settings
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -38,7 +39,7 @@ def build_services(settings: Settings) -> GatewayServices:
     hub = Hub()
     feed = Feed(kafka_consumer(settings.kafka_bootstrap, extra=aiokafka_config(settings)), hub,
                 settings.change_keyring(),
-                sources=frozenset(settings.gateway_sources))
+                sources=frozenset(settings.gateway_sources), tracing=tracing_for(settings, "gateway"))
     return GatewayServices(settings, hub, feed, SystemClock())
 
 

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from gateway.hub import BoardState, Hub
 from scoreboard.adapters import codec
+from scoreboard.adapters.tracing import SpanKind, Tracing, trace_carrier
 from scoreboard.domain.errors import DecodeError
 from scoreboard.domain.events import LeaderboardChanged
 from scoreboard.domain.signing import ANY_PARTITION, SignatureInvalid, SigningKeyring
@@ -50,8 +51,12 @@ def kafka_consumer(bootstrap: str, extra: Mapping[str, Any] | None = None) -> Ca
 
 class Feed:
     def __init__(self, consumers: Callable[[], ChangeConsumer], hub: Hub, keyring: SigningKeyring,
-                 first_retry_s: float = FIRST_RETRY_S, sources: frozenset[str] = frozenset()) -> None:
+                 first_retry_s: float = FIRST_RETRY_S, sources: frozenset[str] = frozenset(),
+                 tracing: Tracing | None = None) -> None:
+        """``tracing``: once caught up, a change record carrying a trace context (the worker's span of the
+        event that changed the board) gets a span for pushing its version, continuing that trace."""
         self._consumers = consumers
+        self._tracing = tracing or Tracing()
         self._keyring = keyring
         self.forged = 0
         """Change records ignored because they were not signed by a worker."""
@@ -93,7 +98,7 @@ class Feed:
                         if self._sources and _source_of(record) not in self._sources:
                             continue
                         if self._authentic(record):
-                            self._apply(record.value)
+                            self._apply(record.value, getattr(record, "headers", None))
                 if self.caught_up.is_set():
                     continue
                 assigned = consumer.assignment()
@@ -115,15 +120,28 @@ class Feed:
             return False
         return True
 
-    def _apply(self, value: bytes | None) -> None:
+    def _apply(self, value: bytes | None, headers: Sequence[tuple[str, bytes]] | None = None) -> None:
         try:
             event = codec.decode(value or b"")
         except DecodeError as exc:
             log.warning("skipping undecodable leaderboard change: %s", exc)
             return
-        if isinstance(event, LeaderboardChanged):
-            entries = tuple((e.rank, e.user_id, e.score) for e in event.entries)
-            self._hub.publish(BoardState(event.board, event.board_version, entries, event.changed_at_us))
+        if not isinstance(event, LeaderboardChanged):
+            return
+        entries = tuple((e.rank, e.user_id, e.score) for e in event.entries)
+        state = BoardState(event.board, event.board_version, entries, event.changed_at_us)
+        # The history read at start-up is not traced: nobody is subscribed to it yet.
+        if not (self._tracing.enabled and self.caught_up.is_set() and trace_carrier(headers)):
+            self._hub.publish(state)
+            return
+        with self._tracing.span("push leaderboard", parent=headers, kind=SpanKind.CONSUMER, attributes={
+                "messaging.system": "kafka", "messaging.operation.type": "process",
+                "messaging.destination.name": LEADERBOARD_CHANGES, "scoreboard.board": event.board,
+                "scoreboard.board_version": event.board_version}) as span:
+            newer = self._hub.publish(state)
+            if span is not None:
+                span.set_attribute("scoreboard.newer", newer)
+                span.set_attribute("scoreboard.subscribers", self._hub.subscriber_count(event.board))
 
 
 def _source_of(record: Any) -> str | None:

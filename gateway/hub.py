@@ -106,6 +106,10 @@ class Hub:
         else:
             del self._per_client[subscription.client]
 
+    def subscriber_count(self, board: str) -> int:
+        """Open subscriptions of one board."""
+        return len(self._subscribers.get(board, ()))
+
     def connection_count(self, client: str | None = None) -> int:
         """Open subscriptions: all of them, or those of one client address."""
         if client is not None:

@@ -14,6 +14,7 @@ import zlib
 from scoreboard.adapters import codec
 from scoreboard.adapters.cloudevents import cloud_event_headers
 from scoreboard.adapters.publishing import Publisher
+from scoreboard.adapters.tracing import SpanKind, Tracing
 from scoreboard.domain.events import LogEvent
 from scoreboard.domain.signing import SigningKeyring
 from scoreboard.domain.topics import ACTIONS
@@ -26,8 +27,10 @@ def partition_for(key: bytes, partitions: int) -> int:
 
 
 class ActionLog:
-    def __init__(self, publisher: Publisher, keyring: SigningKeyring, source: str = API_SOURCE) -> None:
+    def __init__(self, publisher: Publisher, keyring: SigningKeyring, source: str = API_SOURCE,
+                 tracing: Tracing | None = None) -> None:
         self._publisher = publisher
+        self._tracing = tracing or Tracing()
         self._keyring = keyring
         self._source = source
         self._partitions = 0
@@ -40,10 +43,22 @@ class ActionLog:
         key = event.user_id.encode()
         value = codec.encode(event)
         partition = partition_for(key, self._partitions or await self._count())
-        headers = self._keyring.sign(ACTIONS, partition, key, value, cloud_event_headers(
-            event.event_id, type(event).__name__, self._source, event.occurred_at_us))
-        return await self._publisher.publish(ACTIONS, event.user_id, value, headers, partition=partition,
-                                             timestamp_ms=timestamp_ms)
+        headers = cloud_event_headers(event.event_id, type(event).__name__, self._source, event.occurred_at_us)
+        if not self._tracing.enabled:
+            return await self._publisher.publish(ACTIONS, event.user_id, value, self._keyring.sign(
+                ACTIONS, partition, key, value, headers), partition=partition, timestamp_ms=timestamp_ms)
+        # A producer span (child of the request's) names itself as the record's parent: the worker's
+        # span for this event continues the trace from here.
+        with self._tracing.span(f"send {ACTIONS}", kind=SpanKind.PRODUCER, attributes={
+                "messaging.system": "kafka", "messaging.operation.type": "send",
+                "messaging.destination.name": ACTIONS, "messaging.destination.partition.id": str(partition),
+                "messaging.message.id": event.event_id}) as span:
+            signed = self._keyring.sign(ACTIONS, partition, key, value, [*headers, *self._tracing.headers(span)])
+            placed = await self._publisher.publish(ACTIONS, event.user_id, value, signed, partition=partition,
+                                                   timestamp_ms=timestamp_ms)
+            if span is not None:
+                span.set_attribute("messaging.kafka.offset", placed[1])
+            return placed
 
     async def _count(self) -> int:
         # The partition count is read once: adding partitions to a keyed topic moves users between

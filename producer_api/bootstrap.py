@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from producer_api import admin_routes, query_routes, routes
+from producer_api import admin_routes, query_routes, routes, schema_routes
 from producer_api.admin_commands import AdminCommands
 from producer_api.appender import ActionLog
 from producer_api.completions import CompletionGuard
@@ -53,6 +53,7 @@ from scoreboard.domain.clock import Clock, SystemClock
 from scoreboard.domain.errors import ConfigurationError
 from scoreboard.domain.ticket_tokens import TicketKeyring
 from scoreboard.runtime.gctuning import collect_less_often
+from scoreboard.runtime.tracing import tracing_for
 from scoreboard.settings import Settings
 
 
@@ -79,7 +80,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         settings.require_database(), min_size=1, max_size=8, open=False)
     ledger_pool = ledger_read_pool(settings.require_database(), settings.history_statement_timeout_ms)
 
-    log = ActionLog(publisher, settings.event_keyring())
+    tracing = tracing_for(settings, "api")
+    log = ActionLog(publisher, settings.event_keyring(), tracing=tracing)
     guard = CompletionGuard(calls)
 
     def idempotency(scope: str) -> IdempotencyStore:
@@ -113,6 +115,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         repair=repair,
         history=History(ledger_pool),
         visibility=VisibilityWait(pool, boards),
+        tracing=tracing,
     )
 
 
@@ -154,6 +157,7 @@ def create_app(services: Services) -> HotRoute:
             await services.pool.close()
             await services.calls.close()
             await services.redis.aclose()
+            await asyncio.to_thread(services.tracing.close)
 
     complete = Route("/v1/actions/{action_id}/complete", routes.complete_action, methods=["POST"])
     middleware = [
@@ -175,6 +179,8 @@ def create_app(services: Services) -> HotRoute:
             Route("/v1/admin/users/{user_id}/adjustments", admin_routes.adjust_score, methods=["POST"]),
             Route("/v1/admin/users/{user_id}/ban", admin_routes.ban_user, methods=["POST"]),
             Route("/v1/admin/users/{user_id}/unban", admin_routes.unban_user, methods=["POST"]),
+            Route("/v1/schemas", schema_routes.list_schemas, methods=["GET"]),
+            Route("/v1/schemas/{fingerprint}", schema_routes.get_schema, methods=["GET"]),
             Route("/healthz", health.healthz, methods=["GET"]),
             Route("/readyz", health.readyz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),

@@ -11,6 +11,7 @@ from typing import Any
 from producer_api.admin_commands import MAX_DELTA
 from producer_api.idempotency import KEY_FORMAT
 from producer_api.query_routes import MAX_OFFSET, MAX_RADIUS
+from producer_api.schema_routes import IMMUTABLE, LIST_CACHE
 from producer_api.visibility import MAX_WAIT_SECONDS
 from scoreboard.domain.catalog import Catalog
 
@@ -87,6 +88,12 @@ SCHEMAS: dict[str, Schema] = {
                          "occurred_at": DATE_TIME}),
     "History": obj({"user_id": STR, "entries": {"type": "array", "items": ref("HistoryEntry")},
                     "next_cursor": {"type": ["string", "null"]}}),
+    "SchemaRef": obj({"name": {"type": "string", "description": "the Avro record name, e.g. ActionCompleted"},
+                      "version": {"type": "integer", "minimum": 1},
+                      "fingerprint": {"type": "string", "pattern": "^[0-9a-f]{16}$",
+                                      "description": "hex of the 8 bytes after C3 01 in a record's value "
+                                                     "(CRC-64-AVRO, little-endian)"}}),
+    "SchemaList": obj({"schemas": {"type": "array", "items": ref("SchemaRef")}}),
     "Health": obj({"status": STR}, closed=False),
     "Readiness": obj({"status": STR, "checks": {"type": "object", "additionalProperties": STR}}),
 }
@@ -225,6 +232,32 @@ def query_paths(board: Schema) -> dict[str, Schema]:
     }
 
 
+def _cached(cache_control: str) -> dict[str, Schema]:
+    return {"Cache-Control": {"schema": {"const": cache_control}},
+            "ETag": {"schema": {"type": "string"}}}
+
+
+def schema_paths() -> dict[str, Schema]:
+    fingerprint = path_param("fingerprint") | {
+        "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{16}$"},
+        "description": "hex of the 8 fingerprint bytes as written after C3 01 in a record",
+        "examples": {"ActionCompleted v1": {"value": "d1b4c22d5b303919"}}}
+    not_modified = {"304": {"description": "not modified (`If-None-Match`)"}}
+    list_answer = ok(200, "SchemaList")
+    list_answer["200"]["headers"] = _cached(LIST_CACHE)
+    return {
+        "/v1/schemas": {"get": {
+            "summary": "Every kept version of every event schema, with the fingerprint its records carry",
+            "responses": list_answer | not_modified | problems()}},
+        "/v1/schemas/{fingerprint}": {"get": {
+            "summary": "The Avro schema (.avsc) whose records carry this fingerprint; never changes",
+            "parameters": [fingerprint],
+            "responses": {"200": {"description": "the .avsc file", "headers": _cached(IMMUTABLE),
+                                  "content": {"application/json": {"schema": {"type": "object"}}}}}
+            | not_modified | problems(404, 422)}},
+    }
+
+
 def openapi_document(catalog: Catalog) -> Schema:
     action = path_param("action_id") | {"schema": {"type": "string", "minLength": 1,
                                                    "examples": sorted(catalog.actions)}}
@@ -254,6 +287,7 @@ def openapi_document(catalog: Catalog) -> Schema:
                 "Adjust a user's score (admin)", "AdjustmentBody", True),
             "/v1/admin/users/{user_id}/ban": admin_command("Ban a user (admin)", "ReasonBody", False),
             "/v1/admin/users/{user_id}/unban": admin_command("Unban a user (admin)", "ReasonBody", False),
+            **schema_paths(),
             "/healthz": {"get": {"summary": "Liveness", "responses": ok(200, "Health")}},
             "/readyz": {"get": {"summary": "Readiness of Kafka, Postgres and Redis",
                                 "responses": ok(200, "Readiness") | {"503": {

@@ -18,6 +18,7 @@ from producer_api.idempotency import KEY_FORMAT
 from producer_api.request_ids import request_id_of
 from producer_api.visibility import preferred_wait
 from scoreboard.adapters.auth import AuthError, Principal
+from scoreboard.adapters.tracing import SpanKind, failed
 from scoreboard.adapters.web.problems import Problem, problem_response
 from scoreboard.domain.errors import DependencyUnavailable
 
@@ -78,7 +79,32 @@ async def start_action(request: Request) -> Response:
     return JSONResponse(issued.to_json(), status_code=201)
 
 
+COMPLETE_ROUTE = "/v1/actions/{action_id}/complete"
+
+
 async def complete_action(request: Request) -> Response:
+    """One span per request when tracing is on; its context goes into the action record's headers."""
+    tracing = services(request).tracing
+    if not tracing.enabled:
+        return await _complete_action(request)
+    with tracing.span(f"POST {COMPLETE_ROUTE}", kind=SpanKind.SERVER, attributes={
+            "http.request.method": "POST", "http.route": COMPLETE_ROUTE,
+            "scoreboard.action_id": request.path_params.get("action_id", ""),
+            "scoreboard.request_id": request_id(request)}, expected=(Problem,)) as span:
+        try:
+            response = await _complete_action(request)
+        except Problem as problem:  # a client's error (4xx) is an answer, not a failure of the span
+            if span is not None:
+                span.set_attribute("http.response.status_code", problem.status)
+                if problem.status >= 500:
+                    failed(span, problem)
+            raise
+        if span is not None:
+            span.set_attribute("http.response.status_code", response.status_code)
+        return response
+
+
+async def _complete_action(request: Request) -> Response:
     principal = await command_principal(request)
     key = idempotency_key(request)
     found = services(request)

@@ -5,7 +5,7 @@ Built by ``producer_api.bootstrap.build_services``; tests build one with fakes o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -23,6 +23,7 @@ from projections.repair import BoardRepair
 from scoreboard.adapters.auth import TokenVerifier
 from scoreboard.adapters.autopipe import AutoPipeline
 from scoreboard.adapters.publishing import Publisher
+from scoreboard.adapters.tracing import Tracing
 from scoreboard.adapters.web.client_address import TrustedProxies
 from scoreboard.domain.catalog import Catalog
 from scoreboard.domain.clock import Clock
@@ -56,3 +57,5 @@ class Services:
     repair: BoardRepair
     history: History
     visibility: VisibilityWait
+    tracing: Tracing = field(default_factory=Tracing)
+    """Off unless an OTLP endpoint is configured (``scoreboard.runtime.tracing``)."""

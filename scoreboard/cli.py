@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib.metadata import entry_points
+from importlib.metadata import PackageNotFoundError, entry_points, version
 from types import ModuleType
 
 from scoreboard.domain.errors import ConfigurationError, ScoreboardError
+from scoreboard.domain.topics import TOPICS
 
 TOOL_COMMANDS = "scoreboard.commands"
+PACKAGE = "live-scoreboard"
 
 
 def tool_commands() -> dict[str, ModuleType]:
@@ -31,6 +33,8 @@ def tool_commands() -> dict[str, ModuleType]:
 
 def _parser(tools: dict[str, ModuleType]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scoreboard", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}",
+                        help="print the installed version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("api", help="run the command/query HTTP API")
     sub.add_parser("worker", help="run a stream worker (Faust)")
@@ -40,15 +44,55 @@ def _parser(tools: dict[str, ModuleType]) -> argparse.ArgumentParser:
     token.add_argument("--role", action="append", default=[], help="a role, e.g. admin (repeatable)")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     run = sub.add_parser("run", help="run api, worker(s) and gateway in the foreground")
-    run.add_argument("--apis", type=int, default=1)
-    run.add_argument("--workers", type=int, default=1)
-    run.add_argument("--gateways", type=int, default=1)
+    run.add_argument("--apis", type=int, default=1, help="how many api processes (ports step by 10)")
+    run.add_argument("--workers", type=int, default=1, help="how many worker processes")
+    run.add_argument("--gateways", type=int, default=1, help="how many gateway processes")
     rebuild = sub.add_parser("rebuild", help="drop and rebuild the projections from the log")
     rebuild.add_argument("--force", action="store_true", help="even while workers run (unsafe)")
     sub.add_parser("provision", help="create the topics and apply the SQL migrations")
+    _admin_arguments(sub.add_parser("admin", help="ban, unban or adjust a user's score through the api"))
+    _events_arguments(sub.add_parser("events", help="read the topics' records, decoded"))
     for name, tool in sorted(tools.items()):
         tool.add_arguments(sub.add_parser(name, help=tool.HELP, **tool.PARSER_OPTIONS))
     return parser
+
+
+def package_version() -> str:
+    try:
+        return version(PACKAGE)
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _admin_arguments(admin: argparse.ArgumentParser) -> None:
+    verbs = admin.add_subparsers(dest="admin_command", required=True, metavar="{ban,unban,adjust}")
+    for verb, text in (("ban", "take a user off the boards"), ("unban", "put a banned user back on the boards"),
+                       ("adjust", "add DELTA points to a user's score (negative to remove)")):
+        command = verbs.add_parser(verb, help=text, description=text)
+        command.add_argument("user", metavar="USER", help="the user id")
+        if verb == "adjust":
+            command.add_argument("--delta", type=int, required=True, help="points to add, e.g. 50 or -40 (not 0)")
+        command.add_argument("--reason", required=True, help="why, recorded in the event (1 to 500 characters)")
+        command.add_argument("--key", default="", help="the Idempotency-Key (8 to 128 of [A-Za-z0-9._:-]); a new "
+                             "uuid4 when not given, printed on stderr: pass it again to retry the same command")
+        command.add_argument("--api", default="", metavar="URL",
+                             help="the api's base URL (default: SCOREBOARD_API_URL, else http://127.0.0.1:8000)")
+        command.add_argument("--token", default="", help="an admin bearer token (default: SCOREBOARD_ADMIN_TOKEN, "
+                             "else one minted with SCOREBOARD_JWT_SECRET)")
+        command.add_argument("--as", dest="as_admin", default="scoreboard-admin", metavar="ADMIN",
+                             help="the admin's own user id in a minted token (default: scoreboard-admin)")
+
+
+def _events_arguments(events: argparse.ArgumentParser) -> None:
+    verbs = events.add_subparsers(dest="events_command", required=True, metavar="{tail}")
+    tail = verbs.add_parser("tail", help="print a topic's records as JSON lines",
+                            description="print a topic's records, decoded, one JSON object per line")
+    tail.add_argument("topic", metavar="TOPIC", help=f"a topic, e.g. {', '.join(t.name for t in TOPICS)}")
+    tail.add_argument("--from-beginning", action="store_true",
+                      help="start at the first record (default: only records written from now on)")
+    tail.add_argument("--max", type=int, default=0, metavar="N", help="stop after N records (default: no limit)")
+    tail.add_argument("--idle-timeout", type=float, default=0.0, metavar="S",
+                      help="stop after S seconds without a record (default: wait forever; Ctrl-C stops)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,9 +146,45 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigurationError("no SCOREBOARD_JWT_SECRET: run `scoreboard stack up` or export one")
         print(mint_token(settings.jwt_secret, args.sub, roles=tuple(args.role), ttl_seconds=args.ttl,
                          issuer=settings.jwt_issuer, audience=settings.jwt_audience))
+    elif args.command == "admin":
+        return _admin(args)
+    elif args.command == "events":
+        from scoreboard.runtime.events_tail import tail
+        from scoreboard.settings import Settings
+
+        tail(Settings.from_env(), args.topic, from_beginning=args.from_beginning, max_records=args.max,
+             idle_timeout_s=args.idle_timeout, emit=lambda line: print(line, flush=True))
     else:
         print(f"scoreboard {args.command}: not available yet", file=sys.stderr)
         return 3
+    return 0
+
+
+def _admin(args: argparse.Namespace) -> int:
+    import json
+
+    from scoreboard.runtime.admin_client import AdminClient, AdminError, admin_token, new_idempotency_key
+    from scoreboard.settings import Settings, merged_environment
+
+    environ = merged_environment()
+    settings = Settings.from_env(environ)
+    client = AdminClient(args.api or settings.api_url, admin_token(args.token, environ, settings, args.as_admin))
+    key = args.key or new_idempotency_key()
+    if not args.key:
+        print(f"Idempotency-Key: {key} (retry with --key {key})", file=sys.stderr)
+    try:
+        if args.admin_command == "adjust":
+            answer = client.adjust(args.user, args.delta, args.reason, key)
+        elif args.admin_command == "ban":
+            answer = client.ban(args.user, args.reason, key)
+        else:
+            answer = client.unban(args.user, args.reason, key)
+    except AdminError as exc:
+        if exc.body:
+            print(json.dumps(exc.body))
+        print(f"scoreboard admin {args.admin_command}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer.body))
     return 0
 
 

@@ -104,6 +104,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_url: str = "http://127.0.0.1:8000"  # where `scoreboard admin` calls the api
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8001
     worker_port: int = 6066
@@ -140,6 +141,8 @@ class Settings:
     history_statement_timeout_ms: int = 2000
     idempotency_wait_seconds: float = 5.0
     idempotency_lease_seconds: float = 40.0
+    otlp_endpoint: str = ""
+    """OTLP/HTTP collector base URL for traces (``scoreboard.runtime.tracing``); empty: no tracing."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -176,6 +179,7 @@ class Settings:
             allowed_origins=_list(env, "ALLOWED_ORIGINS", ()),
             api_host=text("API_HOST", cls.api_host),
             api_port=_int(env, "API_PORT", cls.api_port),
+            api_url=text("API_URL", cls.api_url),
             gateway_host=text("GATEWAY_HOST", cls.gateway_host),
             gateway_port=_int(env, "GATEWAY_PORT", cls.gateway_port),
             worker_port=_int(env, "WORKER_PORT", cls.worker_port),
@@ -219,6 +223,7 @@ class Settings:
             history_statement_timeout_ms=_int(env, "HISTORY_STATEMENT_TIMEOUT_MS", cls.history_statement_timeout_ms),
             idempotency_wait_seconds=_float(env, "IDEMPOTENCY_WAIT_SECONDS", cls.idempotency_wait_seconds),
             idempotency_lease_seconds=_float(env, "IDEMPOTENCY_LEASE_SECONDS", cls.idempotency_lease_seconds),
+            otlp_endpoint=text("OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
         )
 
     def require_database(self) -> str:

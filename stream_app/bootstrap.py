@@ -23,6 +23,7 @@ from scoreboard.domain.clock import SystemClock
 from scoreboard.domain.policy import Judge
 from scoreboard.domain.topics import ACTIONS
 from scoreboard.runtime.gctuning import collect_less_often
+from scoreboard.runtime.tracing import tracing_for
 from scoreboard.settings import Settings
 from stream_app.agent import attach_agent
 from stream_app.chaos import CrashPlan
@@ -72,7 +73,8 @@ def create_worker_app(settings: Settings) -> faust.App:
                           client_id=f"{settings.worker_id}-out")
     pipeline = Pipeline(Ledger(pool, judge_of(settings)), RedisBoards(redis, settings.top_n), publisher, SystemClock(),
                         settings.event_keyring(), settings.change_keyring(),
-                        source=f"/scoreboard/worker/{settings.worker_id}", crash_plan=CrashPlan.from_env())
+                        source=f"/scoreboard/worker/{settings.worker_id}", crash_plan=CrashPlan.from_env(),
+                        tracing=tracing_for(settings, "worker"))
 
     async def open_pool() -> None:
         await pool.open(wait=True, timeout=60)

@@ -22,6 +22,7 @@ from projections.ledger import AppliedBatch
 from projections.ranking import BoardUpdate
 from scoreboard.adapters import codec
 from scoreboard.adapters.cloudevents import cloud_event_headers
+from scoreboard.adapters.tracing import Tracing
 from scoreboard.domain.clock import Clock
 from scoreboard.domain.errors import DecodeError
 from scoreboard.domain.events import (
@@ -48,6 +49,7 @@ from scoreboard.domain.topics import (
     SCORE_CHANGES,
 )
 from stream_app.chaos import CrashPlan
+from stream_app.event_spans import EventSpans
 from stream_app.ports import BoardsPort, ChangePublisher, LedgerPort
 
 log = logging.getLogger(__name__)
@@ -98,9 +100,12 @@ class BatchReport:
 class Pipeline:
     def __init__(self, ledger: LedgerPort, boards: BoardsPort, publisher: ChangePublisher, clock: Clock,
                  events: SigningKeyring, changes: SigningKeyring,
-                 source: str = "/scoreboard/worker", crash_plan: CrashPlan | None = None) -> None:
-        """``events`` verifies the action records; ``changes`` signs what the worker writes."""
+                 source: str = "/scoreboard/worker", crash_plan: CrashPlan | None = None,
+                 tracing: Tracing | None = None) -> None:
+        """``events`` verifies the action records; ``changes`` signs what the worker writes; ``tracing``
+        continues the traces the action records carry (``stream_app.event_spans``)."""
         self._events = events
+        self._tracing = tracing or Tracing()
         self._changes = changes
         self._source = source
         self._crash = crash_plan or CrashPlan()
@@ -112,19 +117,15 @@ class Pipeline:
     async def process(self, records: Sequence[RawRecord], *, announce: bool = True) -> BatchReport:
         """Apply a batch; with ``announce`` false (a rebuild) nothing is published downstream."""
         events, undecodable = self._decode(records)
-        now = self._clock.now_us()
-        applied = await self._ledger.apply_batch(events, now) if events else AppliedBatch(BatchOutcome())
-        self._crash.point("after_ledger_commit")
-        updates = await self._write_boards(applied.standings_to_write(), now)
-        self._crash.point("after_redis_write")
-        replayed_boards = {board for board, _ in applied.replayed_standings}
-        to_publish = [u for u in updates if u.changed or u.board in replayed_boards]
+        spans = EventSpans(self._tracing, events if announce else (),
+                           {(r.partition, r.offset): r.headers for r in records} if self._tracing.enabled else {})
+        try:
+            applied, updates, rejections = await self._apply(events, undecodable, spans, announce)
+        except BaseException as exc:
+            spans.end(exc)
+            raise
+        spans.end()
         outcome = applied.outcome
-        rejections = [*outcome.rejected, *applied.replayed_rejections, *undecodable]
-        if announce:
-            await self._publish(outcome.score_changes(applied.replayed_entries), to_publish, rejections, now)
-            await self._republish_if_overtaken(to_publish)
-            self._crash.point("after_kafka_publish")
         accepted_ids = {e.event_id for e in outcome.accepted}
         return BatchReport(len(outcome.accepted), len(outcome.replayed), len(outcome.duplicates),
                            len(rejections), sum(1 for u in updates if u.changed),
@@ -133,6 +134,26 @@ class Pipeline:
                                              if isinstance(p.event, ActionCompleted) and p.event.request_id
                                              and p.event.event_id in accepted_ids),
                            rejection_reasons=tuple(r.reason.split(":")[0] for r in rejections))
+
+    async def _apply(self, events: list[Positioned], undecodable: list[Rejection], spans: EventSpans,
+                     announce: bool) -> tuple[AppliedBatch, list[BoardUpdate], list[Rejection]]:
+        now = self._clock.now_us()
+        applied = await self._ledger.apply_batch(events, now) if events else AppliedBatch(BatchOutcome())
+        spans.judged(applied.outcome)
+        self._crash.point("after_ledger_commit")
+        standings = applied.standings_to_write()
+        updates = await self._write_boards(standings, now)
+        self._crash.point("after_redis_write")
+        replayed_boards = {board for board, _ in applied.replayed_standings}
+        to_publish = [u for u in updates if u.changed or u.board in replayed_boards]
+        outcome = applied.outcome
+        rejections = [*outcome.rejected, *applied.replayed_rejections, *undecodable]
+        if announce:
+            await self._publish(outcome.score_changes(applied.replayed_entries), to_publish, rejections, now,
+                                spans, spans.of_boards(standings))
+            await self._republish_if_overtaken(to_publish)
+            self._crash.point("after_kafka_publish")
+        return applied, updates, rejections
 
     def _decode(self, records: Sequence[RawRecord]) -> tuple[list[Positioned], list[Rejection]]:
         events: list[Positioned] = []
@@ -167,21 +188,24 @@ class Pipeline:
         return list(await asyncio.gather(*(self._boards.apply(b, s, now) for b, s in sorted(per_board.items()))))
 
     async def _publish(self, changes: Sequence[ScoreChanged], updates: Sequence[BoardUpdate],
-                       rejected: Sequence[Rejection], now: int) -> None:
+                       rejected: Sequence[Rejection], now: int, spans: EventSpans,
+                       board_traces: dict[str, list[tuple[str, bytes]]]) -> None:
         records: list[tuple[str, str, bytes, Sequence[tuple[str, bytes]]]] = []
         for change in changes:
-            records.append(self._signed(SCORE_CHANGES, change.user_id, codec.encode(change),
-                                        cloud_event_headers(change.event_id, "ScoreChanged", self._source, now)))
+            records.append(self._signed(SCORE_CHANGES, change.user_id, codec.encode(change), [
+                *cloud_event_headers(change.event_id, "ScoreChanged", self._source, now),
+                *spans.of_event(change.event_id)]))
         for update in updates:
             event = LeaderboardChanged(update.board, update.version, update.entries, now)
-            records.append(self._signed(LEADERBOARD_CHANGES, update.board, codec.encode(event),
-                                        cloud_event_headers(f"{update.board}@{update.version}",
-                                                            "LeaderboardChanged", self._source, now)))
+            records.append(self._signed(LEADERBOARD_CHANGES, update.board, codec.encode(event), [
+                *cloud_event_headers(f"{update.board}@{update.version}", "LeaderboardChanged", self._source, now),
+                *board_traces.get(update.board, ())]))
         for r in rejected:
             reject = RejectedAction(r.event_id, r.user_id, r.reason, r.partition, r.offset, r.rejected_at_us)
-            records.append(self._signed(REJECTED, r.user_id, codec.encode(reject),
-                                        cloud_event_headers(r.event_id or f"{r.partition}@{r.offset}",
-                                                            "RejectedAction", self._source, now)))
+            records.append(self._signed(REJECTED, r.user_id, codec.encode(reject), [
+                *cloud_event_headers(r.event_id or f"{r.partition}@{r.offset}", "RejectedAction", self._source,
+                                     now),
+                *(spans.of_event(r.event_id) if r.event_id else ())]))
         if records:
             await self._publisher.publish_many(records)
 

@@ -1,21 +1,23 @@
 """Avro single-object encoding of events (``C3 01`` + CRC-64-AVRO fingerprint, little-endian + body).
 
 The fingerprint names the writer schema, so one topic can carry several event types and a reader
-picks the schema by fingerprint. Readers resolve older writer schemas into the current one, which is
-how a schema evolves without rewriting the log.
+picks the schema by fingerprint. Every kept version of every record (``schemas.versions``) is known
+by its fingerprint from import on, and a record written with an older version is resolved into the
+current one, which is how a schema evolves without rewriting the log.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import json
 from functools import cache
 from typing import Any
 
 import fastavro
 import fastavro.schema
 
-from schemas import load_schema
+from schemas import SchemaVersion, load_schema, versions
 from scoreboard.domain.errors import DecodeError
 from scoreboard.domain.events import (
     ActionCompleted,
@@ -60,15 +62,47 @@ def _codec(name: str) -> _Codec:
     return _Codec(name, fastavro.parse_schema(schema), fingerprint_of(schema))
 
 
+@dataclasses.dataclass(frozen=True)
+class WriterSchema:
+    """A kept schema version and the fingerprint its records carry (what ``GET /v1/schemas`` lists)."""
+
+    name: str
+    version: int
+    fingerprint: bytes
+    text: str
+    """The ``.avsc`` file, byte for byte."""
+
+
+def _writer(kept: SchemaVersion) -> WriterSchema:
+    return WriterSchema(kept.name, kept.version, fingerprint_of(kept.schema), kept.text)
+
+
+@cache
+def writer_schemas() -> tuple[WriterSchema, ...]:
+    """Every kept version of every event's schema, by record name then version."""
+    return tuple(_writer(kept) for name in sorted(EVENT_TYPES) for kept in versions(name))
+
+
 @cache
 def _by_fingerprint() -> dict[bytes, _Codec]:
-    return {_codec(name).fingerprint: _codec(name) for name in EVENT_TYPES}
+    known = {kept.fingerprint: _Codec(kept.name, fastavro.parse_schema(json.loads(kept.text)), kept.fingerprint)
+             for kept in writer_schemas()}
+    return known | {_codec(name).fingerprint: _codec(name) for name in EVENT_TYPES}
 
 
 def register_writer_schema(name: str, writer_schema: dict[str, Any]) -> None:
-    """Teach the decoder an older (or other) writer schema of ``name``, resolved into the current one."""
+    """Teach the decoder another writer schema of ``name``, resolved into the current one (the kept
+    versions in ``schemas/`` are known already; this is for tests and one-off tools)."""
     parsed = fastavro.parse_schema(writer_schema)
     _by_fingerprint()[fingerprint_of(writer_schema)] = _Codec(name, parsed, fingerprint_of(writer_schema))
+
+
+def _register_kept_versions() -> None:
+    """Parse every kept version now, so a bad ``.avsc`` fails the import, not the first old record."""
+    _by_fingerprint()
+
+
+_register_kept_versions()
 
 
 def encode(event: Event) -> bytes:

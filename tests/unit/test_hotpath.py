@@ -152,6 +152,9 @@ ALLOWED: dict[str, Callable[[str], list[Probe]]] = {
         Probe("POST", path, ADMIN | KEY | JSON, b'{"delta": 0, "reason": "r"}')],
     "/v1/admin/users/{user_id}/ban": admin_command,
     "/v1/admin/users/{user_id}/unban": admin_command,
+    "/v1/schemas": lambda path: reads(path) + [Probe("GET", path, {"If-None-Match": "*"})],
+    "/v1/schemas/{fingerprint}": lambda path: reads(path) + reads("/v1/schemas/d1b4c22d5b303919")
+    + reads("/v1/schemas/0000000000000000"),
     "/healthz": reads,
     "/readyz": lambda path: [],  # every answer asks Kafka, Postgres and Redis
     "/metrics": reads,
