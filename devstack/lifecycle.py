@@ -16,12 +16,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from confluent_kafka import KafkaException
+
 from devstack.envfile import read_env_file, write_env_file
 from devstack.errors import StackError
 from devstack.kafka import (
     BOOTSTRAP_VARIABLE,
+    SaslListener,
     ensure_kafka,
+    ensure_sasl_user,
     kafka_status,
+    prepare_sasl_listener,
     stop_kafka,
 )
 from devstack.paths import StackPaths, resolve_paths
@@ -87,9 +92,10 @@ def up(state_dir: Path | None = None) -> StackInfo:
     with _exclusive(paths):
         secrets = load_or_create_secrets(paths.secrets_file)
         state = StackState(paths.state_file)
+        sasl = prepare_sasl_listener(paths, state, secrets.kafka_test_password)
         reports = _run_concurrently(
             {
-                "kafka": lambda: ensure_kafka(paths),
+                "kafka": lambda: ensure_kafka(paths, sasl),
                 "postgres": lambda: ensure_postgres(paths, state, secrets.postgres_password),
                 "redis": lambda: ensure_redis(paths, state),
             }
@@ -103,6 +109,8 @@ def up(state_dir: Path | None = None) -> StackInfo:
             EVENT_SIGNING_SECRET: secrets.event_signing_secret,
             CHANGE_SIGNING_SECRET: secrets.change_signing_secret,
         }
+        if reports["kafka"].managed:  # a reused external broker has no SASL_SSL listener of ours
+            env |= _sasl_env(sasl)
         write_env_file(
             paths.stack_env_file, env, header="Written by `scoreboard stack up`. Local development only."
         )
@@ -141,6 +149,18 @@ def status(state_dir: Path | None = None) -> str:
     lines = [report.describe() for report in reports]
     lines.append(f"state     {paths.state_dir}  env={paths.stack_env_file}")
     return "\n".join(lines)
+
+
+def _sasl_env(sasl: SaslListener) -> dict[str, str]:
+    """The SASL_SSL listener's ``stack.env`` entries once its SCRAM user exists; none (and a warning)
+    when the user cannot be made: only the SASL_SSL tests need it, the stack itself works without."""
+    try:
+        ensure_sasl_user(sasl)
+    except KafkaException as error:
+        announce(f"kafka: the SASL_SSL listener's SCRAM user could not be created ({error}); "
+                 "its variables are left out of stack.env")
+        return {}
+    return sasl.env()
 
 
 def _run_concurrently(starters: Mapping[str, Callable[[], ServiceReport]]) -> dict[str, ServiceReport]:

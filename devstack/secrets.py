@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets as _random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.envfile import read_env_file, write_env_file
@@ -13,7 +13,10 @@ TICKET_SECRET = "SCOREBOARD_TICKET_SECRET"
 POSTGRES_PASSWORD = "SCOREBOARD_POSTGRES_PASSWORD"
 EVENT_SIGNING_SECRET = "SCOREBOARD_EVENT_SIGNING_SECRET"
 CHANGE_SIGNING_SECRET = "SCOREBOARD_CHANGE_SIGNING_SECRET"
-_GENERATED = (JWT_SECRET, TICKET_SECRET, POSTGRES_PASSWORD, EVENT_SIGNING_SECRET, CHANGE_SIGNING_SECRET)
+KAFKA_TEST_PASSWORD = "SCOREBOARD_TEST_SASL_PASSWORD"
+"""The password of the local broker's SASL_SSL test user (``devstack.kafka``)."""
+_GENERATED = (JWT_SECRET, TICKET_SECRET, POSTGRES_PASSWORD, EVENT_SIGNING_SECRET, CHANGE_SIGNING_SECRET,
+              KAFKA_TEST_PASSWORD)
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class DevSecrets:
     postgres_password: str
     event_signing_secret: str
     change_signing_secret: str
+    kafka_test_password: str = field(default="", repr=False)
 
 
 def load_or_create_secrets(path: Path) -> DevSecrets:
@@ -41,4 +45,5 @@ def load_or_create_secrets(path: Path) -> DevSecrets:
         postgres_password=stored[POSTGRES_PASSWORD],
         event_signing_secret=stored[EVENT_SIGNING_SECRET],
         change_signing_secret=stored[CHANGE_SIGNING_SECRET],
+        kafka_test_password=stored[KAFKA_TEST_PASSWORD],
     )
