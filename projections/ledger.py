@@ -34,6 +34,9 @@ ENTRY_COLUMNS = (
 _STANDING_COLUMNS = "board, user_id, score, seq, reached_at_us, visible"
 _UPSERT = (" ON CONFLICT (board, user_id) DO UPDATE SET score = EXCLUDED.score, seq = EXCLUDED.seq,"
            " reached_at_us = EXCLUDED.reached_at_us, visible = EXCLUDED.visible")
+_USAGE_COLUMNS = "user_id, counter, time_window, amount"
+_USAGE_UPSERT = (" ON CONFLICT (user_id, counter) DO UPDATE SET time_window = EXCLUDED.time_window,"
+                 " amount = EXCLUDED.amount")
 _COPY_FROM_ROWS = 64  # below this, one pipelined executemany is cheaper than a temp table and COPY
 
 
@@ -134,11 +137,8 @@ class Ledger:
                     [(r.partition, r.offset, r.event_id, r.user_id, r.reason, r.rejected_at_us)
                      for r in outcome.rejected])
             if outcome.usage:
-                await cur.executemany(
-                    "INSERT INTO usage_counters (user_id, counter, time_window, amount) VALUES (%s, %s, %s, %s)"
-                    " ON CONFLICT (user_id, counter) DO UPDATE SET time_window = EXCLUDED.time_window,"
-                    " amount = EXCLUDED.amount",
-                    [(u, c, v.window, v.amount) for (u, c), v in sorted(outcome.usage.items())])
+                await _upsert(cur, "usage_counters", _USAGE_COLUMNS, _USAGE_UPSERT,
+                              [(u, c, v.window, v.amount) for (u, c), v in sorted(outcome.usage.items())])
             if outcome.next_offsets:
                 await cur.executemany(
                     "UPDATE log_positions SET next_offset = %s WHERE kafka_partition = %s",
@@ -146,17 +146,7 @@ class Ledger:
 
     async def _upsert_standings(self, cur: AsyncCursor[Any], outcome: BatchOutcome) -> None:
         rows = [(b, u, s.score, s.seq, s.reached_at_us, s.visible) for (b, u), s in outcome.changed.items()]
-        if len(rows) < _COPY_FROM_ROWS:
-            await cur.executemany(
-                f"INSERT INTO board_scores ({_STANDING_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)" + _UPSERT, rows)
-            return
-        await cur.execute("CREATE TEMP TABLE IF NOT EXISTS board_scores_in (LIKE board_scores)"
-                          " ON COMMIT DELETE ROWS")
-        async with cur.copy(f"COPY board_scores_in ({_STANDING_COLUMNS}) FROM STDIN") as copy:
-            for row in rows:
-                await copy.write_row(row)
-        await cur.execute(f"INSERT INTO board_scores ({_STANDING_COLUMNS}) SELECT {_STANDING_COLUMNS}"
-                          " FROM board_scores_in" + _UPSERT)
+        await _upsert(cur, "board_scores", _STANDING_COLUMNS, _UPSERT, rows)
 
     async def _load_replayed(self, conn: AsyncConnection, replayed: Sequence[Positioned],
                              applied: AppliedBatch) -> None:
@@ -196,6 +186,21 @@ class Ledger:
                 " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 (rejection.partition, rejection.offset, rejection.event_id, rejection.user_id, rejection.reason,
                  rejection.rejected_at_us))
+
+
+async def _upsert(cur: AsyncCursor[Any], table: str, columns: str, on_conflict: str,
+                  rows: Sequence[tuple[object, ...]]) -> None:
+    """Insert or update ``rows``: a pipelined executemany for a few, COPY into a temporary table and
+    one INSERT ... SELECT for many (a rebuild's batches write tens of thousands)."""
+    if len(rows) < _COPY_FROM_ROWS:
+        marks = ", ".join(["%s"] * len(rows[0]))
+        await cur.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})" + on_conflict, rows)
+        return
+    await cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table}_in (LIKE {table}) ON COMMIT DELETE ROWS")
+    async with cur.copy(f"COPY {table}_in ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            await copy.write_row(row)
+    await cur.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {table}_in" + on_conflict)
 
 
 def _entry_row(e: LedgerEntry) -> tuple[object, ...]:

@@ -74,8 +74,10 @@ def header_pairs(headers: object) -> list[tuple[str, bytes]]:
     items = headers.items() if isinstance(headers, dict) else headers
     pairs: list[tuple[str, bytes]] = []
     for name, value in items:  # type: ignore[attr-defined]
-        raw = value.encode() if isinstance(value, str) else bytes(value or b"")
-        pairs.append((str(name), raw))
+        if value.__class__ is bytes:  # the usual case (confluent-kafka, aiokafka): taken as it is
+            pairs.append((name, value))
+        else:
+            pairs.append((str(name), value.encode() if isinstance(value, str) else bytes(value or b"")))
     return pairs
 
 

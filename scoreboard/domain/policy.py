@@ -63,6 +63,8 @@ class Judge:
     def __init__(self, catalogs: Catalogs, max_skew_us: int) -> None:
         self._catalogs = catalogs
         self._max_skew_us = max_skew_us
+        self._prices: dict[tuple[str, str, int], tuple[Catalog, Action] | str] = {}
+        """Memo of ``_priced`` (each event is priced twice: for the keys to load, then to judge)."""
 
     def usage_keys(self, event: LogEvent) -> list[UsageKey]:
         """The counters judging ``event`` reads (none for admin events)."""
@@ -115,6 +117,15 @@ class Judge:
         return Verdict(None, updates)
 
     def _priced(self, event: ActionCompleted) -> tuple[Catalog, Action] | str:
+        memo = (event.catalog_version, event.action_id, event.points)
+        found = self._prices.get(memo)
+        if found is None:
+            if len(self._prices) > 4096:  # only signed events get here, but bound it anyway
+                self._prices.clear()
+            found = self._prices[memo] = self._price(event)
+        return found
+
+    def _price(self, event: ActionCompleted) -> tuple[Catalog, Action] | str:
         catalog = self._catalogs.get(event.catalog_version)
         if catalog is None:
             return f"catalog-version: no catalog {event.catalog_version!r} is known to the worker"

@@ -65,15 +65,15 @@ class SigningKeyring:
 
     def sign(self, topic: str, partition: int, key: bytes, value: bytes, headers: Headers) -> list[tuple[str, bytes]]:
         """``headers`` plus the key id and signature headers."""
-        mac = _mac(self._current, topic, partition, key, value, headers)
+        mac = _mac(self._current, topic, partition, key, value, _by_name(headers))
         return [*headers, (KEY_ID_HEADER, self.current_kid.encode()), (SIGNATURE_HEADER, mac.hex().encode())]
 
     def verify(self, topic: str, partition: int, key: bytes, value: bytes,
                headers: Headers | Mapping[str, bytes] | None) -> None:
         """Raise ``SignatureInvalid`` unless one of our keys signed exactly this record."""
-        found = _as_pairs(headers)
-        kid = _one(found, KEY_ID_HEADER)
-        given = _one(found, SIGNATURE_HEADER)
+        found = _by_name(_as_pairs(headers))
+        kid = found.get(KEY_ID_HEADER)
+        given = found.get(SIGNATURE_HEADER)
         if kid is None or given is None:
             raise SignatureInvalid("the record is not signed")
         secret = self._keys.get(kid.decode(errors="replace"))
@@ -84,19 +84,26 @@ class SigningKeyring:
             raise SignatureInvalid("the record's signature does not match its contents")
 
 
-def _mac(secret: bytes, topic: str, partition: int, key: bytes, value: bytes, headers: Headers) -> bytes:
-    mac = hmac.new(secret, _DOMAIN, hashlib.sha256)
+_LENGTH = struct.Struct(">I")
+_ABSENT = b"\xff\xff\xff\xff"  # an absent header differs from an empty one
+
+
+def _mac(secret: bytes, topic: str, partition: int, key: bytes, value: bytes,
+         headers: Mapping[str, bytes | None]) -> bytes:
+    """HMAC-SHA256 over the domain tag, then topic, partition, key, value and the signed headers,
+    each length-prefixed; computed in one call over the joined message (the hot part of a rebuild)."""
+    parts = [_DOMAIN]
     for part in (topic.encode(), str(partition).encode(), key, value):
-        mac.update(struct.pack(">I", len(part)))
-        mac.update(part)
+        parts.append(_LENGTH.pack(len(part)))
+        parts.append(part)
     for name in SIGNED_HEADERS:
-        found = _one(headers, name)
+        found = headers.get(name)
         if found is None:
-            mac.update(b"\xff\xff\xff\xff")  # absent differs from empty
+            parts.append(_ABSENT)
         else:
-            mac.update(struct.pack(">I", len(found)))
-            mac.update(found)
-    return mac.digest()
+            parts.append(_LENGTH.pack(len(found)))
+            parts.append(found)
+    return hmac.digest(secret, b"".join(parts), hashlib.sha256)
 
 
 def _as_pairs(headers: Headers | Mapping[str, bytes] | None) -> Headers:
@@ -107,7 +114,14 @@ def _as_pairs(headers: Headers | Mapping[str, bytes] | None) -> Headers:
     return headers
 
 
-def _one(headers: Headers, name: str) -> bytes | None:
-    """The value of ``name``; a header given twice counts as absent (no ambiguity to exploit)."""
-    values = [bytes(value) if value is not None else b"" for key, value in headers if key == name]
-    return values[0] if len(values) == 1 else None
+def _by_name(headers: Headers) -> dict[str, bytes | None]:
+    """Header values by name; a header given twice counts as absent (no ambiguity to exploit)."""
+    found: dict[str, bytes | None] = {}
+    seen: set[str] = set()
+    for name, value in headers:
+        if name in seen:
+            found[name] = None
+            continue
+        seen.add(name)
+        found[name] = bytes(value) if value is not None else b""
+    return found
