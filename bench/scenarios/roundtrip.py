@@ -40,7 +40,7 @@ def run(bootstrap: str, rate: int, seconds: float, tick: Callable[[float], None]
     reader = threading.Thread(target=consume, name="roundtrip-consumer", daemon=True)
     reader.start()
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                         "linger.ms": Settings.produce_linger_ms, "client.id": "bench-roundtrip"})
+                         "linger.ms": Settings().produce_linger_ms, "client.id": "bench-roundtrip"})
     padding = b"x" * 120  # about the size of an encoded ActionCompleted
     total = int(rate * seconds)
     try:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 
 import psycopg
 import pytest
@@ -32,7 +31,7 @@ def world() -> Iterator[World]:
 @pytest.fixture
 def api(world: World) -> Iterator[tuple[TestClient, Settings]]:
     """The real api app on this world, with a 300 ms statement timeout on its ledger pool."""
-    settings = replace(world.settings(), history_statement_timeout_ms=300, rate_history_burst=1000)
+    settings = world.settings().model_copy(update={"history_statement_timeout_ms": 300, "rate_history_burst": 1000})
     services = build_services(settings)
     with TestClient(create_app(services)) as client:
         yield client, settings
@@ -87,7 +86,7 @@ def test_an_as_of_or_history_read_cut_by_the_timeout_is_a_503_problem_and_live_r
 def test_ledger_reads_have_their_own_per_client_bucket(world: World) -> None:
     """A burst of 2: the third ``?as_of=`` read of a client is a 429 problem with Retry-After, and its
     live reads are not limited by it."""
-    settings = replace(world.settings(), rate_history_per_second=0.01, rate_history_burst=2)
+    settings = world.settings().model_copy(update={"rate_history_per_second": 0.01, "rate_history_burst": 2})
     with TestClient(create_app(build_services(settings)), client=("192.0.2.77", 5000)) as client:
         statuses = [client.get("/v1/leaderboards/global", params=AS_OF).status_code for _ in range(3)]
         assert statuses == [200, 200, 429]

@@ -718,7 +718,7 @@ def test_k8s_acls_let_the_worker_run_its_faust_group_and_internal_topics(k8s: Ma
     worker = _objects(k8s, "KafkaUser")["scoreboard-worker"]
     (deployment,) = [d for role, d in _app_deployments(k8s) if role == "worker"]
     (container,) = _containers(deployment)
-    app_id = _k8s_env(k8s, container).get("SCOREBOARD_WORKER_ID", Settings.worker_id)
+    app_id = _k8s_env(k8s, container).get("SCOREBOARD_WORKER_ID", Settings().worker_id)
     assert _acl_allows(worker, "group", app_id, "Read")
     assert _acl_allows(worker, "group", "scoreboard-rebuild", "Read")
     for operation in ("Create", "Describe", "Read", "Write"):
@@ -957,7 +957,7 @@ def test_compose_every_kafka_client_authenticates_as_its_own_scram_user(compose:
         usernames.add(env["SCOREBOARD_KAFKA_USERNAME"])
         password_variables.add(_variable_name(env["SCOREBOARD_KAFKA_PASSWORD"]))
         # The process itself would accept these settings (a stand-in for the password).
-        literal = {key: ("x" if ANY_VARIABLE.search(value) else value) for key, value in env.items()}
+        literal = {key: ANY_VARIABLE.sub("x", value) for key, value in env.items()}
         security = kafka_security(Settings.from_env(literal))
         assert security.uses_sasl and security.mechanism == "SCRAM-SHA-512", name
     assert len(usernames) == len(clients) and len(password_variables) == len(clients)

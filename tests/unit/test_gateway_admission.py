@@ -8,7 +8,6 @@ import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import replace
 
 import pytest
 from starlette.requests import HTTPConnection
@@ -106,7 +105,7 @@ def test_connects_beyond_an_address_rate_are_refused_until_its_bucket_refills() 
     """1 connect/s with a burst of 3: the fourth within the same second is 1013 / a 429 with Retry-After;
     another address is not affected; a second later the address connects again."""
     clock = FakeClock(1_795_000_000_000_000)
-    services, client = serving(replace(SETTINGS, gateway_connects_per_ip_burst=3))
+    services, client = serving(SETTINGS.model_copy(update={"gateway_connects_per_ip_burst": 3}))
     services.clock = clock
     with client:
         for _ in range(3):
