@@ -57,7 +57,9 @@ def versions_only_increase(page: Page) -> None:
 def test_the_client_resumes_after_a_gateway_restart(system: System, browser: Browser) -> None:
     api = ApiClient(system.api_url, system.env["SCOREBOARD_JWT_SECRET"])
     user = f"sdk-{uuid.uuid4().hex[:6]}"
-    page = open_sdk(browser, system, "global", backoffMaxMs=2000)
+    # No SSE fallback here: how many WebSocket attempts fail while the gateway restarts depends on
+    # timing, and this test is about the WebSocket's resume frame.
+    page = open_sdk(browser, system, "global", backoffMaxMs=2000, sseFallbackAfter=0)
     page.wait_for_function("window.t.sub.status === 'live' && window.t.frames.length > 0", timeout=15_000)
     assert page.evaluate("window.t.frames[0].type") == "snapshot"
 
@@ -100,7 +102,8 @@ def test_a_policy_violation_close_stops_retrying(system: System, browser: Browse
 def test_a_silent_connection_is_replaced_after_the_heartbeat_timeout(system: System, browser: Browser) -> None:
     """No frame within heartbeatTimeoutMs (the gateway's heartbeat comes after 15 s, pings are off):
     the client drops the socket, reconnects and resumes from the version it holds."""
-    page = open_sdk(browser, system, "global", heartbeatTimeoutMs=1_500, pingAfterMs=0, backoffMaxMs=200)
+    page = open_sdk(browser, system, "global", heartbeatTimeoutMs=1_500, pingAfterMs=0, backoffMaxMs=200,
+                    sseFallbackAfter=0)
     page.wait_for_function("window.t.sub.status === 'live' && window.t.frames.length > 0", timeout=15_000)
     page.wait_for_function("window.t.statuses.some((s) => s.reason === 'heartbeat timeout')", timeout=10_000)
     page.wait_for_function("window.t.sockets >= 2 && window.t.sent.some((f) => f.type === 'resume')",
