@@ -44,6 +44,7 @@ from scoreboard.domain.topics import LEADERBOARD_CHANGES, TOPICS
 from scoreboard.runtime.provision import ensure_topics
 from scoreboard.settings import Settings
 from stream_app.rebuild import ensure_workers_stopped
+from testkit.waits import wait_until
 from tests.support.certificates import CertificateAuthority
 
 REPO = Path(__file__).resolve().parents[2]
@@ -269,17 +270,14 @@ def test_a_faust_worker_configured_like_the_real_one_consumes(listener: Listener
                                    cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)}, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + FAUST_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if out.exists() and value in out.read_bytes().splitlines():
-                break
+        def received() -> bool:
             if process.poll() is not None:
                 pytest.fail(f"the Faust worker exited with {process.returncode}:\n"
                             f"{log_file.read_text(errors='replace')}")
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"the Faust worker did not receive the record within {FAUST_TIMEOUT_S:.0f} s:\n"
-                        f"{log_file.read_text(errors='replace')[-4000:]}")
+            return out.exists() and value in out.read_bytes().splitlines()
+
+        wait_until(received, timeout_s=FAUST_TIMEOUT_S, interval_s=0.2,
+                   what=f"the Faust worker to receive the record (its log: {log_file})")
     finally:
         process.terminate()
         try:

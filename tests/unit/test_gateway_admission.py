@@ -8,6 +8,7 @@ import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import ExitStack
+from typing import Literal
 
 import pytest
 from starlette.requests import HTTPConnection
@@ -123,14 +124,27 @@ def test_connects_beyond_an_address_rate_are_refused_until_its_bucket_refills() 
             assert json.loads(again.receive_text())["type"] == "snapshot"
 
 
+class ObservedEvent(asyncio.Event):
+    """An event that tells when somebody started waiting for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waited = asyncio.Event()
+
+    async def wait(self) -> Literal[True]:
+        self.waited.set()
+        return await super().wait()
+
+
 def test_the_caps_are_checked_again_after_waiting_for_the_feed_to_catch_up() -> None:
     """A connection that waited for the board history is refused if its address filled the cap meanwhile."""
     async def scenario() -> str | None:
         services = gateway_services(Settings(gateway_max_connections_per_ip=1, gateway_catch_up_wait_seconds=5))
         connection = HTTPConnection({"type": "http", "path": "/v1/leaderboards/global/events", "headers": [],
                                      "path_params": {"board": "global"}, "app": create_app(services)})
+        services.feed.caught_up = caught_up = ObservedEvent()
         waiting = asyncio.create_task(admit(connection, "203.0.113.3"))
-        await asyncio.sleep(0)  # let it reach the wait
+        await caught_up.waited.wait()  # the connection passed the first check and waits for the feed
         services.hub.subscribe("global", "203.0.113.3")  # the address's other connection got in
         services.feed.caught_up.set()
         refusal = await waiting

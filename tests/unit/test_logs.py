@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from producer_api.bootstrap import SERVER_OPTIONS
 from scoreboard.runtime import logs
 from scoreboard.runtime.logs import LIBRARY_LOGGERS, QUIET_LOGGERS
+from testkit.waits import wait_until_async
 
 TESTED = ("uvicorn.error", "faust.worker", "mode.services", "aiokafka.consumer.group_coordinator")
 
@@ -60,10 +61,10 @@ async def send_garbage_to_a_served_api() -> None:
     server = uvicorn.Server(uvicorn.Config(Starlette(), host="127.0.0.1", port=port, **SERVER_OPTIONS))
     served = asyncio.create_task(server.serve())
     try:
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.01)
+        async def started() -> bool:
+            return bool(server.started)
+
+        await wait_until_async(started, timeout_s=10, interval_s=0.01, what="uvicorn started")
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"\x00\x01 not http at all\r\n\r\n")
         await writer.drain()
