@@ -5,62 +5,21 @@ api signs) counts like one written with the current schema."""
 from __future__ import annotations
 
 import asyncio
-import copy
-import dataclasses
-import io
 import time
 import uuid
-from typing import Any
 
-import fastavro
 import pytest
 
 from devstack.worlds import isolated_world
-from producer_api.appender import partition_for
-from schemas import load_schema
 from scoreboard.adapters import codec
-from scoreboard.adapters.cloudevents import cloud_event_headers
-from scoreboard.adapters.publishing import Publisher
-from scoreboard.domain.events import ActionCompleted
-from scoreboard.domain.topics import ACTIONS
 from scoreboard.settings import Settings
 from stream_app.rebuild import rebuild
 from tests.support.inspect import ledger_count
+from tests.support.older_schema import append_raw, encode_with, older_writer
 from tests.support.suite import LOAD_ENV
 from tests.support.workload import action
 
 pytestmark = pytest.mark.e2e
-
-
-def older_writer() -> dict[str, Any]:
-    older = copy.deepcopy(load_schema("ActionCompleted"))
-    older["fields"] = [f for f in older["fields"] if f["name"] != "request_id"]
-    return older
-
-
-def encode_with(writer: dict[str, Any], event: ActionCompleted) -> bytes:
-    record = {k: v for k, v in dataclasses.asdict(event).items() if k in {f["name"] for f in writer["fields"]}}
-    body = io.BytesIO()
-    fastavro.schemaless_writer(body, fastavro.parse_schema(writer), record)
-    return codec.MAGIC + codec.fingerprint_of(writer) + body.getvalue()
-
-
-async def append_raw(settings: Settings, events: list[tuple[ActionCompleted, bytes]]) -> None:
-    """What ``ActionLog.append`` does, with the value given: the user's partition, CloudEvents headers,
-    the event key's signature, the record timestamp at the event's time."""
-    publisher = Publisher(settings.kafka_bootstrap, client_id="test-mixed-versions")
-    keyring = settings.event_keyring()
-    try:
-        partitions = await asyncio.to_thread(publisher.partition_count, ACTIONS)
-        for event, value in events:
-            key = event.user_id.encode()
-            partition = partition_for(key, partitions)
-            headers = keyring.sign(ACTIONS, partition, key, value, cloud_event_headers(
-                event.event_id, "ActionCompleted", "/tests/mixed-versions", event.occurred_at_us))
-            await publisher.publish(ACTIONS, event.user_id, value, headers, partition=partition,
-                                    timestamp_ms=event.occurred_at_us // 1000)
-    finally:
-        publisher.close()
 
 
 def test_a_rebuild_counts_records_written_with_an_older_schema_version() -> None:

@@ -1,6 +1,6 @@
 """An ActionCompleted written with an older writer schema (before ``request_id``), appended as the api
 appends: hand-encoded in single-object encoding, on the user's partition, with CloudEvents headers and the
-event key's signature (as ``tests/e2e/test_rebuild_mixed_versions.py`` does)."""
+event key's signature; used by the mixed-version rebuild and the foreign-consumer tests."""
 
 from __future__ import annotations
 
