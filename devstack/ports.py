@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import random
 import socket
 
 from devstack.errors import StackError
@@ -53,8 +54,33 @@ def split_host_port(address: str, default_port: int) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+_HANDED_OUT: set[int] = set()
+_EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
+
+
+def _below_ephemeral() -> range:
+    """Ports under the kernel's ephemeral range (``ip_local_port_range``): never handed to an
+    outgoing connection, so a port chosen here stays free until the process we start binds it."""
+    try:
+        with open(_EPHEMERAL_RANGE, encoding="ascii") as handle:
+            low = int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(max(1024, low - 12000), low)
+
+
 def free_port(host: str = LOOPBACK) -> int:
-    """A port the kernel just found free (for processes started side by side)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A free port for a process started side by side with others.
+
+    A port the kernel picks for ``bind(0)`` comes from the ephemeral range, which every outgoing
+    connection (a Kafka client, a database pool) also draws from: between our check and the child's
+    bind, another process's connection could take it. So the port comes from below that range, at
+    random, is checked free, and is never handed out twice by this process.
+    """
+    candidates = _below_ephemeral()
+    for _ in range(200):
+        port = random.choice(candidates)
+        if port not in _HANDED_OUT and is_free(port, host):
+            _HANDED_OUT.add(port)
+            return port
+    raise StackError(f"no free port in {candidates.start}..{candidates.stop - 1}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
+from devstack.ports import free_port
 from producer_api.bootstrap import SERVER_OPTIONS
 from scoreboard.runtime import logs
 from scoreboard.runtime.logs import LIBRARY_LOGGERS, QUIET_LOGGERS
@@ -45,13 +45,6 @@ def restored() -> Iterator[None]:
 def json_lines(err: str) -> list[dict[str, Any]]:
     lines = err.splitlines()
     return [json.loads(line) for line in lines]  # a line that is not JSON fails here
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 async def send_garbage_to_a_served_api() -> None:
