@@ -107,11 +107,15 @@ def result_from(parsed: dict[str, float], generator_cpu_s: float = 0.0, server_c
 
 
 def run_wrk(url: str, tokens_file: Path, key_prefix: str, *, seconds: int, connections: int, server_pid: int,
-            threads: int = 1, on_tick: Callable[[float], None] | None = None) -> LoadResult:
-    """Drive ``url`` for ``seconds`` with ``connections`` keep-alive connections; measure both CPUs."""
+            threads: int = 1, on_tick: Callable[[float], None] | None = None,
+            script: Path = SCRIPT, script_args: list[str] | None = None) -> LoadResult:
+    """Drive ``url`` for ``seconds`` with ``connections`` keep-alive connections; measure both CPUs.
+    ``script``/``script_args``: another wrk script and its arguments (default: complete.lua, the tokens
+    file and the key prefix)."""
     wrk = ensure_wrk()
+    args = [str(tokens_file), key_prefix] if script_args is None else script_args
     command = [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
-               "-s", str(SCRIPT), url, "--", str(tokens_file), key_prefix]
+               "-s", str(script), url, "--", *args]
     server_before = cpu_seconds(server_pid)
     children_before = _children_cpu()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -34,7 +34,14 @@ def render(results: dict[str, Any], plot: str | None = "img/bench-latency.png") 
         if row:
             lines.append(f"| {key} | {_num(row.get('rps'))} req/s | {_num(row.get('p50_ms'), 2)} | "
                          f"{_num(row.get('p99_ms'), 2)} | {_num(row.get('p999_ms'), 2)} | {_num(row.get('errors'))} |")
-    for key in ("e2e", "kafka_roundtrip"):
+    read = results.get("read", {})
+    for key, label in (("memory", "read, top 10 from memory"), ("redis", "read, ranks 2-11 from Redis"),
+                       ("baseline_bare", "baseline_bare (read run)")):
+        row = read.get(key)
+        if row:
+            lines.append(f"| {label} | {_num(row.get('rps'))} req/s | {_num(row.get('p50_ms'), 2)} | "
+                         f"{_num(row.get('p99_ms'), 2)} | {_num(row.get('p999_ms'), 2)} | {_num(row.get('errors'))} |")
+    for key in ("e2e", "e2e_1000", "kafka_roundtrip"):
         row = results.get(key)
         if row:
             lines.append(f"| {key} | {_num(row.get('rate'))}/s offered | {_num(row.get('p50_ms'), 2)} | "
@@ -50,7 +57,10 @@ def render(results: dict[str, Any], plot: str | None = "img/bench-latency.png") 
                      f"| – | – | – | – |")
     found = results.get("ratios", {})
     lines += ["", f"Ratios: ingest / baseline_bare = **{_num(found.get('ingest_over_bare'), 3)}**, "
-                  f"ingest / baseline_seed = **{_num(found.get('ingest_over_seed'), 3)}**.", "",
+                  f"ingest / baseline_seed = **{_num(found.get('ingest_over_seed'), 3)}**"
+                  + (f"; read / baseline_bare = **{_num(found.get('read_over_bare'), 3)}** from memory, "
+                     f"**{_num(found.get('read_redis_over_bare'), 3)}** from Redis (same run)"
+                     if read else "") + ".", "",
               "| target | measured | verdict |", "|---|---:|---|"]
     lines += [f"| {t['target']} | {t['value'] or '–'} | {_verdict(t['met'])} |" for t in targets(results)]
     lines += _details(results)
@@ -75,6 +85,13 @@ def _details(results: dict[str, Any]) -> list[str]:
             lines.append(f"- {key}: {_num(row.get('requests'))} requests in {_num(row.get('seconds'), 1)} s; "
                          f"CPU: server {_num(row.get('server_cpu_s'), 1)} s, "
                          f"wrk {_num(row.get('generator_cpu_s'), 1)} s.")
+    read = results.get("read", {})
+    for key in ("memory", "redis", "baseline_bare"):
+        row = read.get(key)
+        if row and "server_cpu_s" in row:
+            lines.append(f"- read, {key}: {_num(row.get('requests'))} requests in {_num(row.get('seconds'), 1)} s "
+                         f"on a board of {_num(read.get('users'))} users; CPU: server "
+                         f"{_num(row.get('server_cpu_s'), 1)} s, wrk {_num(row.get('generator_cpu_s'), 1)} s.")
     e2e = results.get("e2e")
     if e2e:
         lines.append(f"- e2e: {_num(e2e.get('actions'))} actions acknowledged at {_num(e2e.get('achieved_rate'))}/s "

@@ -17,10 +17,12 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from gateway import push
+from gateway import moderation, push
 from gateway.feed import Feed, kafka_consumer
 from gateway.hub import Hub
+from gateway.processes import fork_children, reap, reuse_port_socket, signal_children
 from gateway.services import GatewayServices
+from gateway.wsserver import PushWebSocketProtocol
 from scoreboard.adapters.kafka_security import aiokafka_config
 from scoreboard.adapters.web.health import Health
 from scoreboard.adapters.web.metrics import HttpMetrics, MetricsMiddleware, process_registry
@@ -49,9 +51,11 @@ def create_app(services: GatewayServices) -> Starlette:
     connections = Gauge("scoreboard_gateway_connections", "open WebSocket and SSE subscriptions",
                         registry=registry)
     connections.set_function(services.hub.connection_count)
-    push_latency = Histogram("scoreboard_gateway_push_seconds", "time from the board change to a WebSocket update sent",
+    push_latency = Histogram("scoreboard_gateway_push_seconds", "time from the board change to a WebSocket update sent "
+                             "(for the updates the hub writes itself: one sample per version and write pass)",
                              registry=registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
     services.observe_push = push_latency.observe
+    services.hub.on_written = push.observe_written(push_latency.observe)
     lagging = Gauge("scoreboard_gateway_lagging_subscriptions", "subscriptions behind their board's latest version",
                     registry=registry)
     lagging.set_function(services.hub.lagging_count)
@@ -78,6 +82,7 @@ def create_app(services: GatewayServices) -> Starlette:
         routes=[
             Route("/", dashboard, methods=["GET"]),
             Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+            *moderation.routes(services.settings),
             WebSocketRoute("/v1/leaderboards/{board}/ws", push.websocket_endpoint),
             Route("/v1/leaderboards/{board}/events", push.sse_endpoint, methods=["GET"]),
             Route("/healthz", health.healthz, methods=["GET"]),
@@ -95,22 +100,29 @@ def create_app(services: GatewayServices) -> Starlette:
 class _GatewayServer(uvicorn.Server):
     """uvicorn, but a stop signal first tells the open streams that the server is going away."""
 
-    def __init__(self, config: uvicorn.Config, services: GatewayServices) -> None:
+    def __init__(self, config: uvicorn.Config, services: GatewayServices, children: list[int] | None = None) -> None:
         super().__init__(config)
         self._services = services
+        self._children = children or []
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        signal_children(self._children, sig)
         with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop().call_soon(self._services.going_away.set)
         super().handle_exit(sig, frame)
 
 
-def main(settings: Settings | None = None) -> None:
+def main(settings: Settings | None = None, processes: int = 1) -> None:
+    """``processes`` > 1: that many processes share the port (``gateway.processes``)."""
     settings = settings or Settings.from_env()
+    children = fork_children(processes) if processes > 1 else []
+    sockets = [reuse_port_socket(settings.gateway_host, settings.gateway_port)] if processes > 1 else None
     services = build_services(settings)
     config = uvicorn.Config(create_app(services), host=settings.gateway_host, port=settings.gateway_port,
                             log_level="warning", timeout_graceful_shutdown=5, ws_max_size=WS_MAX_FRAME_BYTES,
+                            ws=PushWebSocketProtocol,
                             proxy_headers=False,  # whose X-Forwarded-For counts: SCOREBOARD_TRUSTED_PROXIES only
                             log_config=None)  # uvicorn's loggers reach the JSON handler (runtime.logs)
     collect_less_often()
-    _GatewayServer(config, services).run()
+    _GatewayServer(config, services, children).run(sockets=sockets)
+    reap(children or [])

@@ -22,9 +22,11 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from gateway import admission
+from gateway.hub import BoardState, FrameSink, websocket_text_frame
 from gateway.inbound import FrameLimiter, Invalid, Ping, Resume, Violation, parse_frame
 from gateway.sse import EventStreamResponse, parse_last_event_id
 from gateway.stream import BoardStream, Push
+from gateway.wsserver import RAW_FRAMES, RawFrameSocket
 from scoreboard.adapters.web.client_address import client_address_of
 from scoreboard.adapters.web.problems import Problem
 
@@ -64,16 +66,53 @@ async def admit(conn: HTTPConnection, client: str) -> admission.Refusal | None:
     return refusal
 
 
-def _open_stream(conn: HTTPConnection, client: str, last_seen: int | None = None) -> BoardStream:
+def _open_stream(conn: HTTPConnection, client: str, last_seen: int | None = None,
+                 sink: FrameSink | None = None) -> BoardStream:
     svc = services(conn)
     return BoardStream(svc.hub, conn.path_params["board"], svc.clock, svc.settings.heartbeat_seconds,
-                       last_seen=last_seen, client=client)
+                       last_seen=last_seen, client=client, sink=sink)
+
+
+HEARTBEAT = '{"type":"heartbeat"}'
+HEARTBEAT_FRAME = websocket_text_frame(HEARTBEAT.encode())
 
 
 def render_frame(push: Push) -> str:
     if push.state is None:
-        return '{"type":"heartbeat"}'
+        return HEARTBEAT
     return push.state.frame_text(push.kind)
+
+
+def encoded_frame(push: Push) -> bytes:
+    """``render_frame`` as a whole WebSocket frame, the same bytes object for every client."""
+    if push.state is None:
+        return HEARTBEAT_FRAME
+    return push.state.websocket_frame(push.kind)
+
+
+def raw_socket(ws: WebSocket) -> RawFrameSocket | None:
+    """The connection, when the server lets the endpoint write frames itself (``gateway.wsserver``)."""
+    found = ws.scope.get("extensions", {}).get(RAW_FRAMES)
+    return found.get("socket") if isinstance(found, dict) else None
+
+
+class SocketSink:
+    """The ``FrameSink`` of one WebSocket: the hub writes the shared encoded update to it."""
+
+    def __init__(self, socket: RawFrameSocket) -> None:
+        self.writable = socket.frames_writable
+        self._write = socket.write_frame
+
+    def send_update(self, state: BoardState) -> None:
+        self._write(state.update_frame)
+
+
+def observe_written(observe_push: Callable[[float], None]) -> Callable[[BoardState, int], None]:
+    """For ``Hub.on_written``: one sample per board version and write pass, the time from the change
+    until the pass wrote it to its last socket (the sockets of one pass get it within that time)."""
+    def observe(state: BoardState, count: int) -> None:
+        observe_push(max(0.0, time.time() - state.changed_at_us / 1e6))
+    return observe
 
 
 CLOSE_GOING_AWAY = 1001
@@ -87,11 +126,14 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await ws.close(code=refusal.close_code, reason=refusal.detail[:120])
         return
     settings = services(ws).settings
-    stream = _open_stream(ws, client)  # subscribed before any await, so the cap check above cannot be raced
+    socket = raw_socket(ws)
+    sink = SocketSink(socket) if socket is not None else None
+    # subscribed before any await, so the cap check above cannot be raced
+    stream = _open_stream(ws, client, sink=sink)
     try:
         await ws.accept()
         sender = asyncio.create_task(_send_frames(ws, stream, settings.gateway_send_timeout_seconds,
-                                                  services(ws).observe_push))
+                                                  services(ws).observe_push, socket))
         receiver = asyncio.create_task(
             _receive_frames(ws, stream, FrameLimiter(settings.gateway_max_inbound_frames_per_second)))
         leaving = asyncio.create_task(services(ws).going_away.wait())
@@ -108,12 +150,18 @@ async def websocket_endpoint(ws: WebSocket) -> None:
 
 
 async def _send_frames(ws: WebSocket, stream: BoardStream, send_timeout_s: float,
-                       observe_push: Callable[[float], None] | None = None) -> None:
-    """Each connection sends on its own task: a client that does not read only ever stalls itself."""
+                       observe_push: Callable[[float], None] | None = None,
+                       socket: RawFrameSocket | None = None) -> None:
+    """Each connection sends on its own task: a client that does not read only ever stalls itself.
+    A socket that drains takes the shared encoded frame at once; otherwise the send waits, up to
+    ``send_timeout_s``, and the hub keeps only the newest state meanwhile."""
     try:
         while True:
             push = await stream.next()
-            await asyncio.wait_for(ws.send_text(render_frame(push)), send_timeout_s)
+            if socket is not None and socket.frames_writable():
+                socket.write_frame(encoded_frame(push))
+            else:
+                await asyncio.wait_for(ws.send_text(render_frame(push)), send_timeout_s)
             if observe_push is not None and push.state is not None and push.kind == "update":
                 observe_push(max(0.0, time.time() - push.state.changed_at_us / 1e6))
     except TimeoutError:

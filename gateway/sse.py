@@ -29,11 +29,14 @@ def parse_last_event_id(raw: str | None) -> int | None:
     return int(text) if _EVENT_ID.fullmatch(text) else None
 
 
-def render_event(push: Push) -> str:
+HEARTBEAT = b": heartbeat\n\n"
+
+
+def render_event(push: Push) -> bytes:
+    """The event's bytes: built once per version and kind, shared by every client."""
     if push.state is None:
-        return ": heartbeat\n\n"
-    data = push.state.frame_text(push.kind)
-    return f"event: leaderboard\nid: {push.state.version}\ndata: {data}\n\n"
+        return HEARTBEAT
+    return push.state.sse_event(push.kind)
 
 
 class EventStreamResponse(Response):
@@ -67,7 +70,7 @@ class EventStreamResponse(Response):
 
     async def _push(self, send: Send) -> None:
         try:
-            await self._send(send, f"retry: {RETRY_MS}\n\n")
+            await self._send(send, f"retry: {RETRY_MS}\n\n".encode())
             while True:
                 await self._send(send, render_event(await self._stream.next()))
         except TimeoutError:
@@ -75,8 +78,8 @@ class EventStreamResponse(Response):
         except OSError:
             pass  # the client left
 
-    async def _send(self, send: Send, chunk: str) -> None:
-        message = {"type": "http.response.body", "body": chunk.encode(), "more_body": True}
+    async def _send(self, send: Send, chunk: bytes) -> None:
+        message = {"type": "http.response.body", "body": chunk, "more_body": True}
         await asyncio.wait_for(send(message), self._send_timeout_s)
 
 

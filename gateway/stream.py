@@ -8,10 +8,11 @@ the client then gets a ``snapshot`` of the new board id, whose versions start a 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Literal
 
-from gateway.hub import BoardState, Hub
+from gateway.hub import BoardState, FrameSink, Hub
 from gateway.rollover import next_rollover_us
 from scoreboard.domain import boards
 from scoreboard.domain.clock import Clock
@@ -27,19 +28,21 @@ class Push:
 
 class BoardStream:
     """Subscribes at construction (so it counts against the connection caps at once, the gateway's and
-    its ``client`` address's); call ``close``."""
+    its ``client`` address's); call ``close``. With a ``sink``, updates after the snapshot may be
+    written by the hub itself while ``next`` waits (see ``gateway.hub``); ``next`` returns the rest."""
 
     def __init__(self, hub: Hub, name: str, clock: Clock, heartbeat_s: float,
-                 last_seen: int | None = None, client: str = "") -> None:
+                 last_seen: int | None = None, client: str = "", sink: FrameSink | None = None) -> None:
         self._hub = hub
         self._client = client
+        self._sink = sink
         self._name = name
         self._clock = clock
         self._heartbeat_s = heartbeat_s
         now = clock.now_us()
         self.board = boards.resolve(name, now)
         self._rollover_us = next_rollover_us(name, now)
-        self._subscription = hub.subscribe(self.board, client)
+        self._subscription = hub.subscribe(self.board, client, sink)
         if last_seen is not None:
             self._subscription.sent_version = last_seen
         self._started = False
@@ -68,10 +71,14 @@ class BoardStream:
                 if until_rollover <= 0 and self._roll():
                     return self._deliver(self._hub.latest(self.board))
                 wait_s = min(wait_s, max(until_rollover, 0.0))
-            state = await self._subscription.next(timeout_s=max(wait_s, 0.0))
+            state = await self._subscription.next(timeout_s=max(wait_s, 0.0), hand_off=self._started)
             if state is not None:
                 return self._deliver(state, already_marked=True)
             if loop.time() >= deadline:
+                since_written = time.monotonic() - self._subscription.written_at
+                if since_written < self._heartbeat_s:  # the hub wrote an update meanwhile
+                    deadline = loop.time() + self._heartbeat_s - since_written
+                    continue
                 return Push("heartbeat")
 
     def close(self) -> None:
@@ -98,6 +105,6 @@ class BoardStream:
             return False
         self._hub.unsubscribe(self._subscription)
         self.board = board
-        self._subscription = self._hub.subscribe(board, self._client)
+        self._subscription = self._hub.subscribe(board, self._client, self._sink)
         self._started = False  # the new board id starts a new version sequence with a snapshot
         return True

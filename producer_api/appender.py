@@ -60,6 +60,17 @@ class ActionLog:
                 span.set_attribute("messaging.kafka.offset", placed[1])
             return placed
 
+    async def append_to_every_partition(self, event: LogEvent, timestamp_ms: int = 0) -> list[tuple[int, int]]:
+        """One copy of ``event`` on each partition, each signed for its partition (a purge: each
+        partition's worker applies it to its own users, in its own log order)."""
+        key = event.user_id.encode()
+        value = codec.encode(event)
+        headers = cloud_event_headers(event.event_id, type(event).__name__, self._source, event.occurred_at_us)
+        count = self._partitions or await self._count()
+        return list(await asyncio.gather(*(
+            self._publisher.publish(ACTIONS, event.user_id, value, self._keyring.sign(ACTIONS, p, key, value, headers),
+                                    partition=p, timestamp_ms=timestamp_ms) for p in range(count))))
+
     async def _count(self) -> int:
         # The partition count is read once: adding partitions to a keyed topic moves users between
         # partitions anyway, and needs the api restarted (the worker then rejects nothing: every

@@ -15,18 +15,23 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from producer_api import admin_routes, query_routes, routes, schema_routes
+from producer_api import admin_routes, moderation_routes, query_routes, routes, schema_routes
 from producer_api.admin_commands import AdminCommands
 from producer_api.appender import ActionLog
+from producer_api.board_cache import BoardCache
+from producer_api.board_feed import BoardFeed, run_board_cache
 from producer_api.completions import CompletionGuard
+from producer_api.hot_reads import HotReads
 from producer_api.hotpath import HotRoute
 from producer_api.idempotency import IdempotencyStore
 from producer_api.ingest import CompleteAction
+from producer_api.moderation_commands import ModerationCommands
 from producer_api.openapi import openapi_document
 from producer_api.queries import LeaderboardQueries
 from producer_api.ratelimit import Bucket, ClientIpLimit, RateLimiter
@@ -38,10 +43,12 @@ from projections.history import History
 from projections.ledger_pool import ledger_read_pool
 from projections.ranking import RedisBoards
 from projections.repair import BoardRepair
+from projections.review_queue import ReviewQueue
 from projections.standings import Standings
 from scoreboard.adapters.auth import TokenVerifier
 from scoreboard.adapters.autopipe import AutoPipeline
-from scoreboard.adapters.kafka_security import librdkafka_config
+from scoreboard.adapters.change_feed import kafka_consumer
+from scoreboard.adapters.kafka_security import aiokafka_config, librdkafka_config
 from scoreboard.adapters.publishing import Publisher
 from scoreboard.adapters.redis_client import redis_client
 from scoreboard.adapters.web.client_address import TrustedProxies
@@ -51,6 +58,7 @@ from scoreboard.adapters.web.problems import EXCEPTION_HANDLERS
 from scoreboard.domain.catalog import load_catalog
 from scoreboard.domain.clock import Clock, SystemClock
 from scoreboard.domain.errors import ConfigurationError
+from scoreboard.domain.evidence import EvidenceHasher
 from scoreboard.domain.ticket_tokens import TicketKeyring
 from scoreboard.runtime.gctuning import collect_less_often
 from scoreboard.runtime.tracing import tracing_for
@@ -89,8 +97,16 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                                 wait_seconds=settings.idempotency_wait_seconds)
 
     boards = RedisBoards(redis, settings.top_n)
+    reviews = ReviewQueue(pool)
     standings = Standings(pool)
     repair = BoardRepair(pool, redis, boards, standings, clock)
+    board_cache = BoardCache(settings.top_n)
+    # The api follows the same workers a gateway of its deployment follows (SCOREBOARD_GATEWAY_SOURCES).
+    # Without the change signing key it cannot tell a worker's change from a forgery: no feed, and every
+    # read goes to Redis as before.
+    board_feed = BoardFeed(kafka_consumer(settings.kafka_bootstrap, extra=aiokafka_config(settings)), board_cache,
+                           settings.change_keyring(), clock, sources=frozenset(settings.gateway_sources)
+                           ) if settings.change_signing_secret else None
     return Services(
         settings=settings,
         verifier=verifier,
@@ -107,15 +123,20 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ip_bucket=Bucket("ip", settings.rate_ip_per_second, settings.rate_ip_burst),
         history_bucket=Bucket("history", settings.rate_history_per_second, settings.rate_history_burst),
         trusted_proxies=TrustedProxies.parse(settings.trusted_proxies),
+        guard=guard,
         start=StartAction(catalog, keyring, clock, settings.ticket_ttl_seconds, guard),
         complete=CompleteAction(catalog, log, idempotency("idem"), clock, guard, keyring,
-                                settings.ticket_ttl_seconds),
+                                settings.ticket_ttl_seconds, EvidenceHasher(settings.ticket_secret)),
         admin=AdminCommands(log, idempotency("admin"), clock),
+        reviews=reviews,
+        moderation=ModerationCommands(log, reviews, catalog, clock),
         queries=LeaderboardQueries(boards, standings, repair, ledger_pool),
         repair=repair,
         history=History(ledger_pool),
         visibility=VisibilityWait(pool, boards),
         tracing=tracing,
+        board_cache=board_cache,
+        board_feed=board_feed,
     )
 
 
@@ -148,9 +169,16 @@ def create_app(services: Services) -> HotRoute:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await services.pool.open(wait=False)
         await services.ledger_pool.open(wait=False)
+        cache_task = None
+        if services.board_feed is not None:
+            cache_task = asyncio.create_task(run_board_cache(services.board_cache, services.board_feed,
+                                                             services.boards, services.clock))
         try:
             yield
         finally:
+            if cache_task is not None:
+                cache_task.cancel()
+                await asyncio.gather(cache_task, return_exceptions=True)
             await services.repair.close()
             await asyncio.to_thread(services.publisher.close)
             await services.ledger_pool.close()
@@ -160,7 +188,16 @@ def create_app(services: Services) -> HotRoute:
             await asyncio.to_thread(services.tracing.close)
 
     complete = Route("/v1/actions/{action_id}/complete", routes.complete_action, methods=["POST"])
+    board_page = Route("/v1/leaderboards/{board}", query_routes.get_leaderboard, methods=["GET"])
+    # Browsers on other origins (the gateway's moderation page) only where SCOREBOARD_ALLOWED_ORIGINS
+    # names them; first, so that preflights and refusals carry the headers too.
+    cors = [Middleware(CORSMiddleware, allow_origins=list(services.settings.allowed_origins),
+                       allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type", "If-None-Match", "Idempotency-Key"],
+                       expose_headers=["ETag", "Retry-After", "X-Request-ID"], max_age=600)
+            ] if services.settings.allowed_origins else []
     middleware = [
+        *cors,
         Middleware(MetricsMiddleware, metrics=metrics),
         Middleware(ClientIpLimit, limiter=services.limiter, bucket=services.ip_bucket,
                    trusted=services.trusted_proxies),
@@ -171,7 +208,7 @@ def create_app(services: Services) -> HotRoute:
             Route("/v1/actions", routes.list_actions, methods=["GET"]),
             Route("/v1/actions/{action_id}/start", routes.start_action, methods=["POST"]),
             complete,
-            Route("/v1/leaderboards/{board}", query_routes.get_leaderboard, methods=["GET"]),
+            board_page,
             Route("/v1/leaderboards/{board}/users/{user_id}", query_routes.get_user_rank, methods=["GET"]),
             Route("/v1/leaderboards/{board}/users/{user_id}/around", query_routes.get_around, methods=["GET"]),
             Route("/v1/me", query_routes.get_me, methods=["GET"]),
@@ -179,6 +216,10 @@ def create_app(services: Services) -> HotRoute:
             Route("/v1/admin/users/{user_id}/adjustments", admin_routes.adjust_score, methods=["POST"]),
             Route("/v1/admin/users/{user_id}/ban", admin_routes.ban_user, methods=["POST"]),
             Route("/v1/admin/users/{user_id}/unban", admin_routes.unban_user, methods=["POST"]),
+            Route("/v1/admin/users/{user_id}/flag", moderation_routes.flag_user, methods=["POST"]),
+            Route("/v1/admin/reviews", moderation_routes.list_reviews, methods=["GET"]),
+            Route("/v1/admin/reviews/{user_id}/decision", moderation_routes.decide_review, methods=["POST"]),
+            Route("/v1/admin/purges", moderation_routes.purge_action, methods=["POST"]),
             Route("/v1/schemas", schema_routes.list_schemas, methods=["GET"]),
             Route("/v1/schemas/{fingerprint}", schema_routes.get_schema, methods=["GET"]),
             Route("/healthz", health.healthz, methods=["GET"]),
@@ -197,7 +238,11 @@ def create_app(services: Services) -> HotRoute:
             endpoint = cls(endpoint, *args, **kwargs)
         return endpoint
 
-    return HotRoute(app, complete, handlers, wrap, outer=RequestIds)
+    def outer(inner: ASGIApp) -> ASGIApp:
+        # The first page of a live board from memory, in front of everything but the request ids.
+        return RequestIds(HotReads(inner, board_page, app, services.board_cache, services.clock, wrap))
+
+    return HotRoute(app, complete, handlers, wrap, outer=outer)
 
 
 SERVER_OPTIONS: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 10,

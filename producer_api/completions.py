@@ -21,11 +21,17 @@ from scoreboard.adapters.autopipe import AutoPipeline, Script
 from scoreboard.domain.catalog import Action, Limits
 from scoreboard.domain.clock import to_datetime
 
-# KEYS: ticket, cooldown, cap, budget hour, budget day, open tickets.
+# KEYS: ticket, cooldown, cap, budget hour, budget day, open tickets, refused attempts.
 # ARGV: owner, ticket ttl s (0 = no ticket), cooldown ms, cap, cap ttl s, points, hour budget, day budget,
 #       hour ttl s, day ttl s, ticket id.
-# Everything is checked before anything is written. Returns {'ok', 0} or {refusal, ms until it lifts}.
+# Everything is checked before anything is written. Returns {'ok', 0, refused attempts before this one}
+# (and forgets them) or {refusal, ms until it lifts} (and counts the refusal, for an hour).
 _RESERVE = Script("""
+local function refuse(reason, ms)
+  redis.call('INCR', KEYS[7])
+  redis.call('EXPIRE', KEYS[7], 3600)
+  return {reason, ms}
+end
 local owner = ARGV[1]
 local ticket_ttl = tonumber(ARGV[2])
 local cooldown_ms = tonumber(ARGV[3])
@@ -33,21 +39,21 @@ local cap = tonumber(ARGV[4])
 local points = tonumber(ARGV[6])
 if ticket_ttl > 0 then
   local holder = redis.call('GET', KEYS[1])
-  if holder and holder ~= owner then return {'ticket-used', 0} end
+  if holder and holder ~= owner then return refuse('ticket-used', 0) end
 end
 if cooldown_ms > 0 then
   local holder = redis.call('GET', KEYS[2])
-  if holder and holder ~= owner then return {'cooldown', redis.call('PTTL', KEYS[2])} end
+  if holder and holder ~= owner then return refuse('cooldown', redis.call('PTTL', KEYS[2])) end
 end
 local new_in_cap = cap > 0 and redis.call('SISMEMBER', KEYS[3], owner) == 0
-if new_in_cap and redis.call('SCARD', KEYS[3]) >= cap then return {'daily-cap', redis.call('PTTL', KEYS[3])} end
+if new_in_cap and redis.call('SCARD', KEYS[3]) >= cap then return refuse('daily-cap', redis.call('PTTL', KEYS[3])) end
 local budgets = {}
 if points > 0 then
   for i = 1, 2 do
     local key, limit = KEYS[3 + i], tonumber(ARGV[6 + i])
     if limit > 0 and redis.call('HEXISTS', key, owner) == 0 then
       if tonumber(redis.call('HGET', key, '_') or '0') + points > limit then
-        return {'budget', redis.call('PTTL', key)}
+        return refuse('budget', redis.call('PTTL', key))
       end
       budgets[#budgets + 1] = {key, ARGV[8 + i]}
     end
@@ -69,7 +75,15 @@ end
 if cooldown_ms > 0 and redis.call('GET', KEYS[2]) ~= owner then
   redis.call('SET', KEYS[2], owner, 'PX', cooldown_ms)
 end
-return {'ok', 0}
+local refused = tonumber(redis.call('GET', KEYS[7]) or '0')
+if refused > 0 then redis.call('DEL', KEYS[7]) end
+return {'ok', 0, refused}
+""")
+
+_REFUSED = Script("""
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], 3600)
+return 1
 """)
 
 _RELEASE = Script("""
@@ -115,6 +129,12 @@ class Refusal:
 
 
 @dataclass(frozen=True)
+class Reserved:
+    refused_before: int = 0
+    """The user's attempts refused since their previous accepted one, within the hour."""
+
+
+@dataclass(frozen=True)
 class Reservation:
     user_id: str
     action: Action
@@ -134,7 +154,13 @@ class Reservation:
             f"{slot}:budget:h:{self.now_us // HOUR_US}",
             f"{slot}:budget:d:{day}",
             open_tickets_key(self.user_id, self.action.action_id),
+            refused_key(self.user_id),
         ]
+
+
+def refused_key(user_id: str) -> str:
+    """The user's refused attempts since their last accepted one (the ``prober`` detector's evidence)."""
+    return f"sb:{{u:{user_id}}}:refused"
 
 
 def open_tickets_key(user_id: str, action_id: str) -> str:
@@ -152,14 +178,14 @@ class CompletionGuard:
         budget = action.points > 0 and (reservation.limits.max_points_per_hour or reservation.limits.max_points_per_day)
         return bool(reservation.ticket_id or action.cooldown_seconds or action.daily_cap or budget)
 
-    async def reserve(self, reservation: Reservation) -> Refusal | None:
+    async def reserve(self, reservation: Reservation) -> Refusal | Reserved:
         if not self.needed(reservation):
-            return None
+            return Reserved()
         action = reservation.action
         until_midnight_us = DAY_US - reservation.now_us % DAY_US
         until_next_hour_us = HOUR_US - reservation.now_us % HOUR_US
         limits = reservation.limits
-        outcome, wait_ms = await self._calls.run(_RESERVE, reservation.keys(), [
+        outcome, wait_ms, *refused = await self._calls.run(_RESERVE, reservation.keys(), [
             reservation.owner,
             reservation.ticket_ttl_s + TICKET_MEMORY_MARGIN_S if reservation.ticket_id else 0,
             action.cooldown_seconds * 1000,
@@ -174,12 +200,16 @@ class CompletionGuard:
         ])
         reason = outcome.decode() if isinstance(outcome, bytes) else str(outcome)
         if reason == "ok":
-            return None
+            return Reserved(int(refused[0]) if refused else 0)
         if reason == "daily-cap":
             wait_ms = until_midnight_us // 1000
         elif reason == "budget":  # the hour's budget frees at the next hour, the day's at midnight
             wait_ms = max(0, int(wait_ms) - 3_600_000)
         return Refusal(reason, max(1, -(-int(wait_ms) // 1000)))
+
+    async def note_refusal(self, user_id: str) -> None:
+        """Count a refused attempt of the user that no reservation saw (the per-user rate limit)."""
+        await self._calls.run(_REFUSED, [refused_key(user_id)], [])
 
     async def open_ticket(self, user_id: str, action_id: str, ticket_id: str, limit: int, now_us: int,
                           expires_at_us: int) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from producer_api.appender import API_SOURCE, ActionLog
-from producer_api.completions import CompletionGuard, Reservation
+from producer_api.completions import CompletionGuard, Refusal, Reservation
 from producer_api.idempotency import Claim, IdempotencyStore, Remembered, event_id_for
 from scoreboard.adapters.auth import Principal
 from scoreboard.adapters.web.problems import Problem
@@ -19,11 +19,20 @@ from scoreboard.domain import ticket_tokens as tickets
 from scoreboard.domain.catalog import Action, Catalog
 from scoreboard.domain.clock import Clock
 from scoreboard.domain.events import ActionCompleted
+from scoreboard.domain.evidence import EvidenceHasher
 from scoreboard.domain.ticket_tokens import TicketKeyring, TicketRejected
 
 __all__ = ["API_SOURCE", "CompleteAction", "Receipt", "resolve_action", "ticket_problem"]
 
 _TICKET_STATUS = {"ticket-invalid": 422, "ticket-foreign": 403, "ticket-expired": 422, "ticket-too-early": 409}
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who is calling, as the detectors may see it (hashed before it reaches the log)."""
+
+    address: str = ""
+    device_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,9 @@ def resolve_action(catalog: Catalog, action_id: str) -> Action:
 
 class CompleteAction:
     def __init__(self, catalog: Catalog, log: ActionLog, idempotency: IdempotencyStore,
-                 clock: Clock, guard: CompletionGuard, keyring: TicketKeyring, ticket_ttl_s: int) -> None:
+                 clock: Clock, guard: CompletionGuard, keyring: TicketKeyring, ticket_ttl_s: int,
+                 evidence: EvidenceHasher | None = None) -> None:
+        self._evidence = evidence
         self._catalog = catalog
         self._log = log
         self._idempotency = idempotency
@@ -61,7 +72,7 @@ class CompleteAction:
         self._ticket_ttl_s = ticket_ttl_s
 
     async def __call__(self, principal: Principal, action_id: str, key: str, request_id: str,
-                       ticket_token: str | None = None) -> Receipt:
+                       ticket_token: str | None = None, client: Client = Client()) -> Receipt:
         user = principal.user_id
         action = resolve_action(self._catalog, action_id)
         ticket = self._authentic_ticket(principal, action, ticket_token)
@@ -90,7 +101,7 @@ class CompleteAction:
         except BaseException:
             await self._idempotency.release(user, key, known)
             raise
-        if refusal is not None:
+        if isinstance(refusal, Refusal):
             await self._idempotency.release(user, key, known)
             status, detail = {
                 "ticket-used": (409, "this ticket was already used"),
@@ -101,7 +112,8 @@ class CompleteAction:
             headers = {"Retry-After": str(refusal.retry_after_s)} if status == 429 else None
             raise Problem(status, refusal.reason, detail, headers=headers)
         try:
-            await self._publish(principal, action, nonce, known, request_id, now_us)
+            await self._publish(principal, action, nonce, known, request_id, now_us, ticket, client,
+                                refusal.refused_before)
         except BaseException:
             await self._guard.release(reservation)
             await self._idempotency.release(user, key, known)
@@ -126,7 +138,8 @@ class CompleteAction:
         return ticket
 
     async def _publish(self, principal: Principal, action: Action, nonce: str, record: Remembered,
-                       request_id: str, now_us: int) -> None:
+                       request_id: str, now_us: int, ticket: tickets.Ticket | None, client: Client,
+                       refused_before: int) -> None:
         # The recorded time is the one the reservation judged cooldowns and caps by, so the worker,
         # judging again from the log, sees the same moment.
         await self._log.append(ActionCompleted(
@@ -138,4 +151,8 @@ class CompleteAction:
             catalog_version=self._catalog.version,
             occurred_at_us=now_us,
             request_id=request_id,
+            client_hash=self._evidence.address(client.address) if self._evidence else "",
+            device_hash=self._evidence.device(client.device_id) if self._evidence else "",
+            ticket_started_at_us=ticket.issued_at_us if ticket else 0,
+            refused_before=refused_before,
         ))

@@ -53,9 +53,10 @@ SCHEMAS: dict[str, Schema] = {
                     "status": {"enum": ["accepted", "duplicate"]}, "action_id": STR, "points": INT,
                     "visible": {"type": "boolean", "description": "only with `Prefer: wait=N`: whether the "
                                 "boards showed the action before the wait ended"},
-                    "outcome": {"enum": ["visible", "rejected", "pending"],
+                    "outcome": {"enum": ["visible", "rejected", "held", "voided", "pending"],
                                 "description": "only with `Prefer: wait=N`: shown on the boards, rejected by the "
-                                "worker's policy check, or not decided before the wait ended"},
+                                "worker's policy check, held while the user is under review, voided by a "
+                                "moderator, or not decided before the wait ended"},
                     "rejection": ref("Rejection")},
                    ["event_id", "status", "action_id", "points"]),
     "AdminReceipt": obj({"event_id": {"type": "string", "format": "uuid"},
@@ -83,7 +84,30 @@ SCHEMAS: dict[str, Schema] = {
     "Me": obj({"user_id": STR, "boards": obj({alias: {"anyOf": [ref("UserRank"), {"type": "null"}]}
                                               for alias in ("global", "daily", "weekly")}),
                "rejected": {"type": "array", "items": ref("RejectedEvent"),
-                            "description": "the user's latest events the worker refused, newest first"}}),
+                            "description": "the user's latest events the worker refused, newest first"},
+               "held_points": {"type": "integer", "description": "points held while the user is under review"},
+               "review": {"anyOf": [obj({"status": {"const": "pending"}, "since": DATE_TIME, "score": INT}),
+                                    {"type": "null"}]}}),
+    "RecentAction": obj({"event_id": STR, "action_id": STR, "points": INT, "occurred_at": DATE_TIME,
+                         "state": {"enum": ["counted", "held", "voided"]}}),
+    "Review": obj({"user_id": STR, "status": {"enum": ["pending", "approved", "rejected"]}, "detector": STR,
+                   "flagged_at": DATE_TIME, "hold_from": DATE_TIME, "shadow": {"type": "boolean"},
+                   "flagged_by": STR, "held_points": INT, "held_actions": INT, "score": INT,
+                   "evidence": {"type": "object", "description": "the detector's figures; always `summary`"},
+                   "recent_actions": {"type": "array", "items": ref("RecentAction")},
+                   "decision": {"anyOf": [obj({"decision": {"enum": ["approve", "reject"]}, "by": STR,
+                                               "reason": STR, "decided_at": DATE_TIME}), {"type": "null"}]}}),
+    "ReviewList": obj({"reviews": {"type": "array", "items": ref("Review")}}),
+    "DecisionBody": obj({"decision": {"enum": ["approve", "reject"]},
+                         "reason": {"type": "string", "maxLength": 500,
+                                    "description": "required to reject"}}, ["decision"]),
+    "ModerationReceipt": obj({"event_id": STR, "status": {"const": "accepted"}, "user_id": STR,
+                              "decision": STR, "purge_id": STR, "partitions": INT}, ["event_id", "status"]),
+    "PurgeBody": obj({"action_id": {"type": "string", "minLength": 1, "maxLength": 64},
+                      "from": DATE_TIME, "until": DATE_TIME,
+                      "user_ids": {"type": "array", "maxItems": 1000, "items": STR},
+                      "reason": {"type": "string", "minLength": 1, "maxLength": 500}},
+                     ["action_id", "from", "until", "reason"]),
     "HistoryEntry": obj({"event_id": STR, "action_id": STR, "points": INT, "total_after": INT,
                          "occurred_at": DATE_TIME}),
     "History": obj({"user_id": STR, "entries": {"type": "array", "items": ref("HistoryEntry")},
@@ -258,6 +282,27 @@ def schema_paths() -> dict[str, Schema]:
     }
 
 
+def moderation_paths() -> dict[str, Schema]:
+    user = [path_param("user_id")]
+    status = query_param("status", {"enum": ["pending", "decided", "all"], "default": "pending"},
+                         "which reviews: pending (the queue), decided, or all", "pending")
+    return {
+        "/v1/admin/reviews": {"get": command(
+            "The moderation queue, newest first, with the evidence (admin)", [status, query_int("limit", 1, 500, 50)],
+            None, ok(200, "ReviewList") | {"304": {"description": "unchanged since the ETag given"}}
+            | problems(401, 403, 422))},
+        "/v1/admin/reviews/{user_id}/decision": {"post": command(
+            "Approve (release the held points) or reject (void them) a pending review (admin)", user,
+            body("DecisionBody", True), ok(202, "ModerationReceipt") | problems(400, 401, 403, 404, 413, 415, 422))},
+        "/v1/admin/users/{user_id}/flag": {"post": command(
+            "Put a user under review by hand (admin)", user, body("ReasonBody", True),
+            ok(202, "ModerationReceipt") | problems(400, 401, 403, 409, 413, 415, 422))},
+        "/v1/admin/purges": {"post": command(
+            "Void every entry of one action in a time window, optionally of listed users only (admin)", [],
+            body("PurgeBody", True), ok(202, "ModerationReceipt") | problems(400, 401, 403, 404, 413, 415, 422))},
+    }
+
+
 def openapi_document(catalog: Catalog) -> Schema:
     action = path_param("action_id") | {"schema": {"type": "string", "minLength": 1,
                                                    "examples": sorted(catalog.actions)}}
@@ -287,6 +332,7 @@ def openapi_document(catalog: Catalog) -> Schema:
                 "Adjust a user's score (admin)", "AdjustmentBody", True),
             "/v1/admin/users/{user_id}/ban": admin_command("Ban a user (admin)", "ReasonBody", False),
             "/v1/admin/users/{user_id}/unban": admin_command("Unban a user (admin)", "ReasonBody", False),
+            **moderation_paths(),
             **schema_paths(),
             "/healthz": {"get": {"summary": "Liveness", "responses": ok(200, "Health")}},
             "/readyz": {"get": {"summary": "Readiness of Kafka, Postgres and Redis",

@@ -17,7 +17,8 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from producer_api.queries import Sourced
+from producer_api.board_cache import entity_tag, page_body
+from producer_api.queries import REDIS, Sourced
 from producer_api.routes import authenticate, int_param, services
 from projections.history import HistoryEntry, Position, recent_rejections
 from projections.pages import Page, Placement
@@ -33,6 +34,10 @@ MAX_RADIUS = 50
 _CURSOR_PREFIX = "h1:"
 _BIGINT = 1 << 63
 _INVALID_AS_OF = "`as_of` must be an RFC 3339 date-time with an offset, e.g. 2026-11-27T18:30:00Z"
+CACHE_CONTROL = "no-cache"
+"""A live board changes at any moment, so a stored page is never fresh: a client or proxy may keep it,
+but asks again each time (``If-None-Match``) and gets a bodiless 304 while the board is unchanged.
+``max-age`` of even one second would let a cache hand out a top N the push already replaced."""
 
 
 def rfc3339(micros: int) -> str:
@@ -99,16 +104,48 @@ def with_as_of(answer: dict[str, Any], as_of: int | None) -> dict[str, Any]:
     return answer | ({"as_of": rfc3339(as_of)} if as_of is not None else {})
 
 
+def etag_matches(request: Request, etag: str) -> bool:
+    """``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 asks for this header) or is ``*``."""
+    given = request.headers.get("if-none-match")
+    if not given:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in given.split(",")}
+    return etag in tags or "*" in tags
+
+
+def validated(request: Request, body: bytes, etag: str, cache: str) -> Response:
+    """The page with its validator, or a bodiless 304 when the client already holds this state.
+    ``cache`` (the ``X-Cache`` header): ``hit`` from memory, ``miss`` from Redis."""
+    headers = {"etag": etag, "cache-control": CACHE_CONTROL, "x-cache": cache}
+    if etag_matches(request, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
 async def get_leaderboard(request: Request) -> Response:
+    """A page of a board. The first page of a live board (``offset=0``, ``limit`` up to the top N, no
+    ``as_of``) comes from memory when ``producer_api.board_cache`` may answer it; every page within the
+    top N that Redis answers carries the same validator for the same state."""
     as_of, board = await moment_and_board(request)
     limit = int_param(request, "limit", 10, 1, 100)
     offset = int_param(request, "offset", 0, 0, MAX_OFFSET)
-    found: Sourced[Page] = await services(request).queries.page(board, limit, offset, as_of)
+    found_services = services(request)
+    cache = found_services.board_cache
+    if as_of is None and offset == 0:
+        cached = cache.answer(board, limit, found_services.clock.now_us())
+        if cached is not None:
+            return validated(request, cached.body, cached.etag, "hit")
+    found: Sourced[Page] = await found_services.queries.page(board, limit, offset, as_of)
     page = found.value
+    if as_of is None and found.source == REDIS and offset + limit <= cache.top_n:
+        # Within the top N, version and total determine the whole answer (the version moves with every
+        # change of the top N), so this validator is strong, and the same as the memory path's.
+        return validated(request, page_body(board, page.version, page.total, REDIS, page.entries),
+                         entity_tag(page.version, page.total), "miss")
     return JSONResponse(with_as_of({
         "board": board, "version": page.version, "total": page.total, "source": found.source,
         "entries": [entry_json(e) for e in page.entries],
-    }, as_of))
+    }, as_of), headers={"x-cache": "miss"})
 
 
 async def placement_or_404(request: Request, radius: int) -> tuple[int | None, str, Sourced[Placement]]:
@@ -145,9 +182,16 @@ async def get_me(request: Request) -> Response:
         placement = (await found.queries.placement(board, principal.user_id)).value
         mine[alias] = user_rank_json(board, placement) if placement is not None else None
     rejected = await recent_rejections(found.pool, principal.user_id)
+    # Under a review that holds points the user is off the boards; they see their points as pending
+    # (never the detector or its evidence: that would teach a script where the thresholds are).
+    view = await found.reviews.of_user(principal.user_id)
+    holding = view is not None and view.review.holding
     return JSONResponse({"user_id": principal.user_id, "boards": mine, "rejected": [
         {"event_id": r.event_id, "code": r.code, "reason": r.reason, "rejected_at": rfc3339(r.rejected_at_us)}
-        for r in rejected]})
+        for r in rejected],
+        "held_points": view.held_points if view is not None and holding else 0,
+        "review": {"status": "pending", "since": rfc3339(view.review.flagged_at_us), "score": view.score}
+        if view is not None and holding else None})
 
 
 def encode_cursor(position: Position) -> str:

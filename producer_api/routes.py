@@ -15,10 +15,12 @@ from starlette.responses import JSONResponse, Response
 
 from producer_api.bodies import Field, read_json_body, validate
 from producer_api.idempotency import KEY_FORMAT
+from producer_api.ingest import Client
 from producer_api.request_ids import request_id_of
 from producer_api.visibility import preferred_wait
 from scoreboard.adapters.auth import AuthError, Principal
 from scoreboard.adapters.tracing import SpanKind, failed
+from scoreboard.adapters.web.client_address import client_address_of
 from scoreboard.adapters.web.problems import Problem, problem_response
 from scoreboard.domain.errors import DependencyUnavailable
 
@@ -54,7 +56,11 @@ async def command_principal(request: Request) -> Principal:
     """The authenticated caller of a command, within their per-user rate limit."""
     principal = await authenticate(request)
     found = services(request)
-    await found.limiter.enforce(found.user_bucket, principal.user_id)
+    try:
+        await found.limiter.enforce(found.user_bucket, principal.user_id)
+    except Problem:
+        await found.guard.note_refusal(principal.user_id)  # evidence for the ``prober`` detector
+        raise
     return principal
 
 
@@ -109,8 +115,9 @@ async def _complete_action(request: Request) -> Response:
     key = idempotency_key(request)
     found = services(request)
     body = validate(await read_json_body(request, found.settings.max_body_bytes), COMPLETE_BODY)
+    client = Client(client_address_of(request.scope, found.trusted_proxies), request.headers.get("x-device-id"))
     receipt = await found.complete(principal, request.path_params["action_id"], key, request_id(request),
-                                   body.get("ticket"))
+                                   body.get("ticket"), client)
     answer: dict[str, object] = {
         "event_id": receipt.event_id,
         "status": "duplicate" if receipt.duplicate else "accepted",

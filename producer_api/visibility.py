@@ -4,7 +4,8 @@ An action is visible once the worker committed its ledger row and Redis applied 
 as new as the ones that commit produced, on every board the action counts on (the worker writes
 Postgres first, then Redis, so the Postgres seq is the target). A rejected action (the worker judged
 it against the catalog's policy, or the user is banned) never becomes visible; the wait ends at once
-with the worker's reason.
+with the worker's reason. So does an action accepted while its user is under review (``held``: in the
+ledger, off the public boards until a moderator decides) and one a moderator voided (``voided``).
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ def preferred_wait(header: str) -> int | None:
 
 @dataclass(frozen=True)
 class Fate:
-    """How the wait for an event ended: ``visible``, ``rejected`` (with the worker's reason) or
-    ``pending`` (the wait ran out first)."""
+    """How the wait for an event ended: ``visible``, ``rejected`` (with the worker's reason), ``held``
+    or ``voided`` (moderation), or ``pending`` (the wait ran out first)."""
 
     state: str
     reason: str = ""
@@ -75,14 +76,17 @@ class VisibilityWait:
         """The user and the Postgres seq per board once the event is in the ledger; a rejected
         ``Fate`` if the worker rejected it; ``PENDING`` while the worker has not decided yet."""
         async with self._pool.connection() as conn:
-            cur = await conn.execute("SELECT user_id, occurred_at_us FROM ledger WHERE event_id = %s", (event_id,))
+            cur = await conn.execute("SELECT user_id, occurred_at_us, state FROM ledger WHERE event_id = %s",
+                                     (event_id,))
             row = await cur.fetchone()
             if row is None:
                 cur = await conn.execute("SELECT reason FROM rejections WHERE event_id = %s"
                                          " ORDER BY rejected_at_us DESC LIMIT 1", (event_id,))
                 rejected = await cur.fetchone()
                 return PENDING if rejected is None else Fate(REJECTED, str(rejected[0]))
-            user_id, occurred_at_us = row
+            user_id, occurred_at_us, state = row
+            if state != "counted":
+                return Fate(str(state))
             cur = await conn.execute("SELECT board, seq FROM board_scores WHERE user_id = %s AND board = ANY(%s)",
                                      (user_id, list(boards_for(occurred_at_us))))
             return str(user_id), {board: int(seq) for board, seq in await cur.fetchall()}

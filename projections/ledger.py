@@ -1,5 +1,5 @@
 """The Postgres ledger: one transaction per batch holds the dedup decision, the new standings, bans,
-rejections and the log positions applied (tracking records)."""
+rejections, reviews, held and voided entries and the log positions applied (tracking records)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,20 @@ from typing import Any
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
-from scoreboard.domain.events import ActionCompleted, ScoreAdjusted
+from projections.detector_pool import DetectorPool
+from projections.review_store import (
+    load_purge_matches,
+    load_replayed_moderation,
+    load_reviewed_entries,
+    load_reviews,
+    write_moderation,
+)
+from scoreboard.domain.boards import boards_for
+from scoreboard.domain.detection import DetectionConfig
+from scoreboard.domain.events import ActionCompleted, ActionsPurged, ScoreAdjusted, ScoreChanged
+from scoreboard.domain.moderation import conceal, reviewed_since
 from scoreboard.domain.policy import Judge, Usage, UsageKey
+from scoreboard.domain.records import ENTRY_FIELDS, Review
 from scoreboard.domain.scoring import (
     BatchOutcome,
     BoardUser,
@@ -27,10 +39,8 @@ from scoreboard.domain.scoring import (
     usage_needed,
 )
 
-ENTRY_COLUMNS = (
-    "event_id, user_id, nonce, action_id, points, catalog_version, occurred_at_us,"
-    " kafka_partition, kafka_offset, total_after"
-)
+ENTRY_COLUMNS = ", ".join("kafka_partition" if f == "partition" else "kafka_offset" if f == "offset" else f
+                          for f in ENTRY_FIELDS)
 _STANDING_COLUMNS = "board, user_id, score, seq, reached_at_us, visible"
 _UPSERT = (" ON CONFLICT (board, user_id) DO UPDATE SET score = EXCLUDED.score, seq = EXCLUDED.seq,"
            " reached_at_us = EXCLUDED.reached_at_us, visible = EXCLUDED.visible")
@@ -48,26 +58,47 @@ class AppliedBatch:
     replayed_entries: list[LedgerEntry] = field(default_factory=list)
     replayed_rejections: list[Rejection] = field(default_factory=list)
     replayed_standings: dict[BoardUser, Standing] = field(default_factory=dict)
+    replayed_flags: list[Review] = field(default_factory=list)
+    """Reviews a detector raised at replayed positions (their audit records are sent again)."""
+    replayed_moderation: list[ScoreChanged] = field(default_factory=list)
+    """Score changes of decisions and purges at replayed positions."""
+    held_totals: dict[str, int] = field(default_factory=dict)
+    """For each user with held entries in the batch: the points held after it."""
 
     def standings_to_write(self) -> dict[BoardUser, Standing]:
         return self.replayed_standings | self.outcome.changed
 
 
 class Ledger:
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection], judge: Judge | None = None) -> None:
-        """Without a ``judge`` the catalog's policy is not checked (tests of the ledger mechanics)."""
+    def __init__(self, pool: AsyncConnectionPool[AsyncConnection], judge: Judge | None = None,
+                 detection: DetectionConfig | None = None) -> None:
+        """Without a ``judge`` the catalog's policy is not checked (tests of the ledger mechanics);
+        without ``detection`` nobody is flagged by a detector."""
         self._pool = pool
         self._judge = judge
+        self._detectors = DetectorPool(detection) if detection is not None else None
 
     async def apply_batch(self, batch: Sequence[Positioned], now_us: int) -> AppliedBatch:
         """Apply the batch atomically; replays and duplicates change nothing."""
-        async with self._pool.connection() as conn, conn.transaction():
-            known = await self._load(conn, batch)
-            outcome = apply_log(batch, known, now_us, self._judge)
-            await self._write(conn, outcome)
-            applied = AppliedBatch(outcome)
-            if outcome.replayed:
-                await self._load_replayed(conn, outcome.replayed, applied)
+        partitions = sorted({p.partition for p in batch})
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                known = await self._load(conn, batch)
+                detectors = await self._detectors.ready(conn, known.next_offsets) if self._detectors else None
+                outcome = apply_log(batch, known, now_us, self._judge, detectors)
+                if outcome.conceal:
+                    conceal(outcome, await self._standings(conn, (), outcome.conceal, lock=True))
+                await self._write(conn, outcome)
+                applied = AppliedBatch(outcome)
+                if outcome.replayed:
+                    await self._load_replayed(conn, outcome.replayed, applied)
+                applied.held_totals = await self._held_totals(conn, outcome, applied)
+        except BaseException:
+            if self._detectors:
+                self._detectors.forget(partitions)  # they saw a batch that did not commit
+            raise
+        if self._detectors:
+            self._detectors.advanced({**known.next_offsets, **outcome.next_offsets})
         return applied
 
     async def _load(self, conn: AsyncConnection, batch: Sequence[Positioned]) -> Known:
@@ -86,6 +117,11 @@ class Ledger:
             ([e.user_id for e in scored], [ledger_nonce(e) for e in scored]))
         entries = {(row[1], row[2]): LedgerEntry(*row) for row in await cur.fetchall()}
         keys, whole_users = keys_needed(batch, self._judge)
+        purges = [p for p in batch
+                  if isinstance(p.event, ActionsPurged) and p.offset >= next_offsets.get(p.partition, 0)]
+        purge_matches = await load_purge_matches(conn, purges, ENTRY_COLUMNS) if purges else {}
+        for matched in purge_matches.values():
+            keys.update((board, e.user_id) for e in matched for board in boards_for(e.occurred_at_us))
         standings = await self._standings(conn, keys, whole_users, lock=True)
         users = sorted({p.event.user_id for p in batch})
         cur = await conn.execute(
@@ -106,8 +142,17 @@ class Ledger:
                     " ORDER BY user_id, counter FOR UPDATE",
                     ([u for u, _ in counters], [c for _, c in counters]))
                 usage = {(row[0], row[1]): Usage(row[2], row[3]) for row in await cur.fetchall()}
+        reviews = await load_reviews(conn, users)
+        since = reviewed_since(batch, reviews)
+        reviewed = await load_reviewed_entries(conn, sorted(since), since, ENTRY_COLUMNS) if since else {}
+        first_seen: dict[str, int] = {}
+        if self._detectors is not None:
+            cur = await conn.execute("SELECT user_id, first_seen_us FROM user_profiles WHERE user_id = ANY(%b::text[])",
+                                     (users,))
+            first_seen = {row[0]: row[1] for row in await cur.fetchall()}
         return Known(next_offsets, entries, standings, statuses,
-                     {u: frozenset(b) for u, b in boards_of_user.items()}, usage)
+                     {u: frozenset(b) for u, b in boards_of_user.items()}, usage, reviews, first_seen, reviewed,
+                     purge_matches)
 
     async def _write(self, conn: AsyncConnection, outcome: BatchOutcome) -> None:
         async with conn.cursor() as cur:
@@ -139,6 +184,11 @@ class Ledger:
             if outcome.usage:
                 await _upsert(cur, "usage_counters", _USAGE_COLUMNS, _USAGE_UPSERT,
                               [(u, c, v.window, v.amount) for (u, c), v in sorted(outcome.usage.items())])
+            await write_moderation(cur, outcome)
+            if outcome.first_seen:
+                await cur.executemany(
+                    "INSERT INTO user_profiles (user_id, first_seen_us) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    sorted(outcome.first_seen.items()))
             if outcome.next_offsets:
                 await cur.executemany(
                     "UPDATE log_positions SET next_offset = %s WHERE kafka_partition = %s",
@@ -163,6 +213,15 @@ class Ledger:
         applied.replayed_rejections = [Rejection(*row) for row in await cur.fetchall()]
         keys, whole_users = keys_needed(replayed)
         applied.replayed_standings = await self._standings(conn, keys, whole_users, lock=False)
+        applied.replayed_flags, applied.replayed_moderation = await load_replayed_moderation(conn, partitions, offsets)
+
+    async def _held_totals(self, conn: AsyncConnection, outcome: BatchOutcome, applied: AppliedBatch) -> dict[str, int]:
+        users = sorted({e.user_id for e in [*outcome.held, *applied.replayed_entries] if e.state == "held"})
+        if not users:
+            return {}
+        cur = await conn.execute("SELECT user_id, sum(points)::bigint FROM ledger WHERE state = 'held'"
+                                 " AND user_id = ANY(%b::text[]) GROUP BY user_id", (users,))
+        return {row[0]: row[1] for row in await cur.fetchall()}
 
     async def _standings(self, conn: AsyncConnection, keys: Iterable[BoardUser], whole_users: Iterable[str],
                          *, lock: bool) -> dict[BoardUser, Standing]:
@@ -204,5 +263,4 @@ async def _upsert(cur: AsyncCursor[Any], table: str, columns: str, on_conflict: 
 
 
 def _entry_row(e: LedgerEntry) -> tuple[object, ...]:
-    return (e.event_id, e.user_id, e.nonce, e.action_id, e.points, e.catalog_version,
-            e.occurred_at_us, e.partition, e.offset, e.total_after)
+    return tuple(getattr(e, f) for f in ENTRY_FIELDS)

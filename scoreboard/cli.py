@@ -38,7 +38,9 @@ def _parser(tools: dict[str, ModuleType]) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("api", help="run the command/query HTTP API")
     sub.add_parser("worker", help="run a stream worker (Faust)")
-    sub.add_parser("gateway", help="run the WebSocket/SSE push gateway and dashboard")
+    gateway = sub.add_parser("gateway", help="run the WebSocket/SSE push gateway and dashboard")
+    gateway.add_argument("--processes", type=int, default=1, help="gateway processes sharing the port "
+                         "(SO_REUSEPORT), each tailing the feed itself with its own caps (default 1)")
     token = sub.add_parser("token", help="mint a development JWT with the stack's secret")
     token.add_argument("--sub", required=True, help="the user id")
     token.add_argument("--role", action="append", default=[], help="a role, e.g. admin (repeatable)")
@@ -49,8 +51,10 @@ def _parser(tools: dict[str, ModuleType]) -> argparse.ArgumentParser:
     run.add_argument("--gateways", type=int, default=1, help="how many gateway processes")
     rebuild = sub.add_parser("rebuild", help="drop and rebuild the projections from the log")
     rebuild.add_argument("--force", action="store_true", help="even while workers run (unsafe)")
+    rebuild.add_argument("--workers", type=int, default=None, metavar="N",
+                         help="replay processes, each a share of the partitions (default: cores + 1)")
     sub.add_parser("provision", help="create the topics and apply the SQL migrations")
-    _admin_arguments(sub.add_parser("admin", help="ban, unban or adjust a user's score through the api"))
+    _admin_arguments(sub.add_parser("admin", help="ban, unban, adjust, flag or review a user through the api"))
     _events_arguments(sub.add_parser("events", help="read the topics' records, decoded"))
     for name, tool in sorted(tools.items()):
         tool.add_arguments(sub.add_parser(name, help=tool.HELP, **tool.PARSER_OPTIONS))
@@ -65,9 +69,13 @@ def package_version() -> str:
 
 
 def _admin_arguments(admin: argparse.ArgumentParser) -> None:
-    verbs = admin.add_subparsers(dest="admin_command", required=True, metavar="{ban,unban,adjust}")
+    verbs = admin.add_subparsers(dest="admin_command", required=True,
+                                 metavar="{ban,unban,adjust,flag,approve,reject}")
     for verb, text in (("ban", "take a user off the boards"), ("unban", "put a banned user back on the boards"),
-                       ("adjust", "add DELTA points to a user's score (negative to remove)")):
+                       ("adjust", "add DELTA points to a user's score (negative to remove)"),
+                       ("flag", "put a user under review: hidden, new points held"),
+                       ("approve", "approve a user's pending review: release the held points"),
+                       ("reject", "reject a user's pending review: void the held points")):
         command = verbs.add_parser(verb, help=text, description=text)
         command.add_argument("user", metavar="USER", help="the user id")
         if verb == "adjust":
@@ -123,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "gateway":
         from gateway.bootstrap import main as gateway_main
 
-        gateway_main()
+        gateway_main(processes=args.processes)
     elif args.command == "run":
         from scoreboard.runtime.supervisor import run_local
 
@@ -131,7 +139,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "rebuild":
         from stream_app.rebuild import main as rebuild_main
 
-        return rebuild_main(force=args.force)
+        return rebuild_main(force=args.force, workers=args.workers)
     elif args.command == "provision":
         from scoreboard.runtime.provision import provision
         from scoreboard.settings import merged_environment
@@ -175,6 +183,10 @@ def _admin(args: argparse.Namespace) -> int:
     try:
         if args.admin_command == "adjust":
             answer = client.adjust(args.user, args.delta, args.reason, key)
+        elif args.admin_command == "flag":
+            answer = client.flag(args.user, args.reason)
+        elif args.admin_command in ("approve", "reject"):
+            answer = client.decide(args.user, args.admin_command, args.reason)
         elif args.admin_command == "ban":
             answer = client.ban(args.user, args.reason, key)
         else:

@@ -122,11 +122,15 @@ class Settings(BaseSettings):
         "earlier catalog versions (`*.toml`): the worker judges an event by the version it records, so a rebuild "
         "needs every version the log holds")
     allowed_origins: CommaList = Field(default=(), description=
-        "browser origins the gateway accepts, comma separated (`*`: any); empty: the same host only")
+        "browser origins the gateway accepts and the api answers (CORS), comma separated (`*`: any); empty: the "
+        "same host only")
     api_host: str = Field(default="127.0.0.1", description="the api's bind address (`0.0.0.0` in a pod)")
     api_port: int = Field(default=8000, ge=0, le=65535, description="the api's port")
     api_url: str = Field(default="http://127.0.0.1:8000", description=
         "the api's base URL that `scoreboard admin` calls (client side; `--api` overrides)")
+    public_api_url: str = Field(default="", description=
+        "the api's base URL as browsers reach it, for the gateway's moderation page (`/moderation/config.json`); "
+        "empty: `SCOREBOARD_API_URL`")
     gateway_host: str = Field(default="127.0.0.1", description="the gateway's bind address")
     gateway_port: int = Field(default=8001, ge=0, le=65535, description="the gateway's port")
     worker_port: int = Field(default=6066, ge=0, le=65535, description="the worker's health and metrics port")
@@ -235,7 +239,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{network!r} is not an address or CIDR") from exc
         return value
 
-    @field_validator("api_url", "jwks_url", "otlp_endpoint")
+    @field_validator("api_url", "public_api_url", "jwks_url", "otlp_endpoint")
     @classmethod
     def _http_url(cls, value: str) -> str:
         return _url(value, ("http", "https"))

@@ -40,6 +40,12 @@ def judge_of(settings: Settings) -> Judge:
     return Judge(catalogs, int(settings.max_clock_skew_seconds * 1_000_000))
 
 
+def ledger_of(pool: AsyncConnectionPool[AsyncConnection], settings: Settings) -> Ledger:
+    """The ledger with the catalog's policy and its detectors (the worker's and a rebuild's)."""
+    judge = judge_of(settings)
+    return Ledger(pool, judge, judge.detection)
+
+
 def create_worker_app(settings: Settings) -> faust.App:
     app = faust.App(
         settings.worker_id,
@@ -71,7 +77,7 @@ def create_worker_app(settings: Settings) -> faust.App:
                           delivery_timeout_s=settings.produce_timeout_seconds,
                           linger_ms=settings.produce_linger_ms,
                           client_id=f"{settings.worker_id}-out")
-    pipeline = Pipeline(Ledger(pool, judge_of(settings)), RedisBoards(redis, settings.top_n), publisher, SystemClock(),
+    pipeline = Pipeline(ledger_of(pool, settings), RedisBoards(redis, settings.top_n), publisher, SystemClock(),
                         settings.event_keyring(), settings.change_keyring(),
                         source=f"/scoreboard/worker/{settings.worker_id}", crash_plan=CrashPlan.from_env(),
                         tracing=tracing_for(settings, "worker"))

@@ -27,13 +27,19 @@ from scoreboard.domain.clock import Clock
 from scoreboard.domain.errors import DecodeError
 from scoreboard.domain.events import (
     ActionCompleted,
+    ActionsPurged,
     LeaderboardChanged,
+    PointsHeld,
     RejectedAction,
+    ReviewDecided,
     ScoreAdjusted,
     ScoreChanged,
     UserBanned,
+    UserFlagged,
     UserUnbanned,
 )
+from scoreboard.domain.moderation import WORKER
+from scoreboard.domain.records import HELD, LedgerEntry, Review
 from scoreboard.domain.scoring import (
     BatchOutcome,
     BoardUser,
@@ -50,10 +56,10 @@ from scoreboard.domain.topics import (
 )
 from stream_app.chaos import CrashPlan
 from stream_app.event_spans import EventSpans
-from stream_app.ports import BoardsPort, ChangePublisher, LedgerPort
+from stream_app.ports import BoardsPort, ChangePublisher, ChangeRecord, LedgerPort
 
 log = logging.getLogger(__name__)
-LOG_EVENTS = (ActionCompleted, ScoreAdjusted, UserBanned, UserUnbanned)
+LOG_EVENTS = (ActionCompleted, ScoreAdjusted, UserBanned, UserUnbanned, UserFlagged, ReviewDecided, ActionsPurged)
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,8 @@ class BatchReport:
     event_ids: tuple[str, ...] = ()
     request_ids: tuple[str, ...] = ()
     rejection_reasons: tuple[str, ...] = ()
+    audit_records: int = 0
+    """The worker's own audit records (flags, held points) read back from the actions topic: no effect."""
 
 
 class Pipeline:
@@ -118,7 +126,7 @@ class Pipeline:
 
     async def process(self, records: Sequence[RawRecord], *, announce: bool = True) -> BatchReport:
         """Apply a batch; with ``announce`` false (a rebuild) nothing is published downstream."""
-        events, undecodable = self._decode(records)
+        events, undecodable, audit = self._decode(records)
         spans = EventSpans(self._tracing, events if announce else (),
                            {(r.partition, r.offset): r.headers for r in records} if self._tracing.enabled else {})
         try:
@@ -135,7 +143,8 @@ class Pipeline:
                            request_ids=tuple(p.event.request_id for p in events
                                              if isinstance(p.event, ActionCompleted) and p.event.request_id
                                              and p.event.event_id in accepted_ids),
-                           rejection_reasons=tuple(r.reason.split(":")[0] for r in rejections))
+                           rejection_reasons=tuple(r.reason.split(":")[0] for r in rejections),
+                           audit_records=audit)
 
     async def _apply(self, events: list[Positioned], undecodable: list[Rejection], spans: EventSpans,
                      announce: bool) -> tuple[AppliedBatch, list[BoardUpdate], list[Rejection]]:
@@ -151,17 +160,22 @@ class Pipeline:
         outcome = applied.outcome
         rejections = [*outcome.rejected, *applied.replayed_rejections, *undecodable]
         if announce:
-            await self._publish(outcome.score_changes(applied.replayed_entries), to_publish, rejections, now,
-                                spans, spans.of_boards(standings))
+            await self._publish(outcome.score_changes(applied.replayed_entries) + applied.replayed_moderation,
+                                to_publish, rejections, now, spans, spans.of_boards(standings),
+                                self._audit(applied, now))
             await self._republish_if_overtaken(to_publish)
             self._crash.point("after_kafka_publish")
         return applied, updates, rejections
 
-    def _decode(self, records: Sequence[RawRecord]) -> tuple[list[Positioned], list[Rejection]]:
+    def _decode(self, records: Sequence[RawRecord]) -> tuple[list[Positioned], list[Rejection], int]:
         events: list[Positioned] = []
         rejected: list[Rejection] = []
+        audit = 0
         for record in records:
             try:
+                if self._is_audit(record):
+                    audit += 1
+                    continue
                 self._events.verify(ACTIONS, record.partition, record.key or b"", record.value or b"",
                                     record.headers)
                 event = codec.decode(record.value or b"")
@@ -177,7 +191,40 @@ class Pipeline:
                                           self._clock.now_us()))
                 continue
             events.append(Positioned(event, record.partition, record.offset, record.timestamp_us))
-        return events, rejected
+        return events, rejected, audit
+
+    def _is_audit(self, record: RawRecord) -> bool:
+        """A flag or held-points record this worker (or another) wrote: signed with the change key, it
+        records a decision the worker takes again from the log, so it has no effect when read back."""
+        if not self._changes.signed_by_us(record.headers):
+            return False
+        try:
+            self._changes.verify(ACTIONS, ANY_PARTITION, record.key or b"", record.value or b"", record.headers)
+            event = codec.decode(record.value or b"")
+        except (SignatureInvalid, DecodeError):
+            return False
+        return isinstance(event, PointsHeld) or (isinstance(event, UserFlagged) and event.flagged_by == WORKER)
+
+    def _audit(self, applied: AppliedBatch, now: int) -> list[ChangeRecord]:
+        """The audit records of the batch (and of replayed positions) for the actions topic."""
+        outcome = applied.outcome
+        records: list[ChangeRecord] = []
+        for review in [*applied.replayed_flags, *outcome.new_flags]:
+            flagged = _flag_event(review)
+            records.append(self._signed(ACTIONS, review.user_id, codec.encode(flagged),
+                                        cloud_event_headers(flagged.event_id, "UserFlagged", self._source, now)))
+        held = sorted((e for e in [*applied.replayed_entries, *outcome.accepted] if e.state == HELD),
+                      key=lambda e: (e.partition, e.offset))
+        running = dict(applied.held_totals)
+        totals: dict[str, int] = {}
+        for entry in reversed(held):  # the held total after each entry, from the total after the batch
+            totals[entry.event_id] = running.get(entry.user_id, 0)
+            running[entry.user_id] = running.get(entry.user_id, 0) - entry.points
+        for entry in held:
+            event = _held_event(entry, totals[entry.event_id])
+            records.append(self._signed(ACTIONS, entry.user_id, codec.encode(event),
+                                        cloud_event_headers(event.event_id, "PointsHeld", self._source, now)))
+        return records
 
     def _signed(self, topic: str, key: str, value: bytes,
                 headers: list[tuple[str, bytes]]) -> tuple[str, str, bytes, Sequence[tuple[str, bytes]]]:
@@ -191,8 +238,8 @@ class Pipeline:
 
     async def _publish(self, changes: Sequence[ScoreChanged], updates: Sequence[BoardUpdate],
                        rejected: Sequence[Rejection], now: int, spans: EventSpans,
-                       board_traces: dict[str, list[tuple[str, bytes]]]) -> None:
-        records: list[tuple[str, str, bytes, Sequence[tuple[str, bytes]]]] = []
+                       board_traces: dict[str, list[tuple[str, bytes]]], audit: Sequence[ChangeRecord] = ()) -> None:
+        records: list[ChangeRecord] = list(audit)
         for change in changes:
             records.append(self._signed(SCORE_CHANGES, change.user_id, codec.encode(change), [
                 *cloud_event_headers(change.event_id, "ScoreChanged", self._source, now),
@@ -263,3 +310,14 @@ class Pipeline:
                 REJECTED, rejection.user_id, codec.encode(reject),
                 cloud_event_headers(event_id or f"{record.partition}@{record.offset}", "RejectedAction",
                                     self._source, now)))
+
+
+def _flag_event(review: Review) -> UserFlagged:
+    return UserFlagged(review.flag_event_id, review.user_id, review.detector, review.evidence_json,
+                       review.hold_from_us, review.shadow, review.flagged_by, review.partition, review.offset,
+                       review.flagged_at_us)
+
+
+def _held_event(entry: LedgerEntry, held_total: int) -> PointsHeld:
+    return PointsHeld(f"held/{entry.event_id}", entry.user_id, entry.event_id, entry.action_id, entry.points,
+                      held_total, entry.occurred_at_us)

@@ -2,8 +2,9 @@
 
 Stop the workers first (the command refuses while the worker group has live members, unless
 ``--force``). It reads ``scoreboard.actions.v1`` from the start to the end offsets it saw when it
-began, through the same pipeline code as the live worker but without re-announcing ScoreChanged;
-at the end it publishes each board's top N so gateways show the rebuilt state. Workers restarted
+began, through the same pipeline code as the live worker but without re-announcing ScoreChanged,
+the partitions shared among one process per core (``stream_app.rebuild_workers``); at the end it
+publishes each board's top N so gateways show the rebuilt state. Workers restarted
 afterwards resume from their committed offsets; what they see again is recognised as a replay.
 """
 
@@ -11,28 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import sys
 import time
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import psycopg
-from confluent_kafka import (
-    TIMESTAMP_NOT_AVAILABLE,
-    Consumer,
-    KafkaException,
-    Message,
-    TopicPartition,
-)
+from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 from tqdm import tqdm
 
-from projections.ledger import Ledger
 from projections.ranking import RedisBoards, board_of_key
 from scoreboard.adapters.kafka_retry import end_offsets, group_not_found, retry_kafka
 from scoreboard.adapters.kafka_security import librdkafka_config
@@ -43,13 +39,13 @@ from scoreboard.domain.errors import ScoreboardError
 from scoreboard.domain.topics import ACTIONS
 from scoreboard.runtime.gctuning import fewer_collections
 from scoreboard.settings import Settings
-from stream_app.agent import process_isolating_poison
-from stream_app.bootstrap import judge_of
-from stream_app.pipeline import Pipeline, RawRecord, header_pairs
+from stream_app.bootstrap import ledger_of
+from stream_app.pipeline import Pipeline
+from stream_app.rebuild_workers import Share, plan_shares, replay, replay_share
 
 log = logging.getLogger(__name__)
 PROJECTION_TABLES = ("ledger", "board_scores", "user_status", "ban_history", "rejections", "log_positions",
-                     "usage_counters")
+                     "usage_counters", "user_profiles", "reviews", "moderation_changes")
 
 
 class WorkersStillRunning(ScoreboardError):
@@ -107,87 +103,61 @@ async def _boards_in_redis(redis: Redis) -> set[str]:
             if (board := board_of_key(key)) is not None}
 
 
-def broker_time_us(message: Message) -> int:
-    """The record's Kafka timestamp in microseconds (0 when it has none)."""
-    kind, millis = message.timestamp()
-    return millis * 1000 if kind != TIMESTAMP_NOT_AVAILABLE and millis > 0 else 0
-
-
 def _end_offsets(consumer: Consumer) -> dict[int, int]:
     return end_offsets(consumer, ACTIONS)
 
 
+def default_workers() -> int:
+    """One replay process per core, and one more: each waits for Postgres part of the time (on two
+    cores, three measured faster than two and than four or six: docs/benchmarks.md)."""
+    return (os.cpu_count() or 1) + 1
+
+
 async def rebuild(settings: Settings, *, start_offsets: Mapping[int, int] | None = None,
-                  batch_size: int = 40000, progress: bool = True) -> RebuildReport:
+                  batch_size: int = 40000, progress: bool = True, workers: int | None = None) -> RebuildReport:
     """Drop the projections and replay the log (from ``start_offsets``, default the beginning).
 
-    Large batches pay off: a user's standings are read once per batch however often the user
-    appears in it (the default's measurement: the last row of "What changed, in order, each
-    measured" in docs/benchmarks.md).
+    The partitions are replayed by ``workers`` processes (default: ``default_workers``), each its own
+    share of them (``stream_app.rebuild_workers``); with one, in this process. Large batches pay
+    off: a user's standings are read once per batch however often the user appears in it (the
+    default's measurement: the last row of "What changed, in order, each measured" in
+    docs/benchmarks.md).
     """
     with fewer_collections():
-        return await _rebuild(settings, start_offsets, batch_size, progress)
+        return await _rebuild(settings, start_offsets, batch_size, progress,
+                              default_workers() if workers is None else workers)
 
 
 async def _rebuild(settings: Settings, start_offsets: Mapping[int, int] | None, batch_size: int,
-                   progress: bool) -> RebuildReport:
+                   progress: bool, workers: int) -> RebuildReport:
     drop_projections(settings)
     redis = redis_client(settings)
     pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(settings.require_database(), min_size=1,
-                                                                     max_size=2, open=False)
+                                                                     max_size=1, open=False)
     publisher = Publisher(settings.kafka_bootstrap, client_id="scoreboard-rebuild",
                           extra_config=librdkafka_config(settings))
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": "scoreboard-rebuild",
-                         **librdkafka_config(settings),
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+                         **librdkafka_config(settings), "enable.auto.commit": False})
     started = time.perf_counter()
     try:
         await _drop_redis_boards(redis)
         await pool.open(wait=True)
-        boards = RedisBoards(redis, settings.top_n)
-        pipeline = Pipeline(Ledger(pool, judge_of(settings)), boards, publisher, SystemClock(),
+        ends = _end_offsets(consumer)
+        ranges = {p: ((start_offsets or {}).get(p, 0), end) for p, end in ends.items()}
+        shares = plan_shares(ranges, workers)
+        bar = tqdm(total=sum(share.events for share in shares), unit="ev", disable=not progress,
+                   file=sys.stderr, desc="rebuild")
+        try:
+            if len(shares) == 1:
+                done = await _replay_here(settings, shares[0], batch_size, bar)
+            else:
+                done = await _replay_in_processes(settings, shares, batch_size, bar, pool)
+        finally:
+            bar.close()
+        touched = await _boards_in_redis(redis)
+        pipeline = Pipeline(ledger_of(pool, settings), RedisBoards(redis, settings.top_n), publisher, SystemClock(),
                             settings.event_keyring(), settings.change_keyring(),
                             source=f"/scoreboard/rebuild/{settings.worker_id}")
-        ends = _end_offsets(consumer)
-        starts = {p: (start_offsets or {}).get(p, 0) for p in ends}
-        total = sum(max(0, ends[p] - starts[p]) for p in ends)
-        consumer.assign([TopicPartition(ACTIONS, p, starts[p]) for p in ends if ends[p] > starts[p]])
-        remaining = {p for p in ends if ends[p] > starts[p]}
-        done = 0
-        bar = tqdm(total=total, unit="ev", disable=not progress, file=sys.stderr, desc="rebuild")
-        def fetch() -> asyncio.Task[list[Message]]:
-            return asyncio.create_task(asyncio.to_thread(consumer.consume, batch_size, 1.0))
-
-        fetching: asyncio.Task[list[Message]] | None = fetch()
-        while remaining and fetching is not None:
-            messages = await fetching
-            if not messages:  # nothing came: the ends may sit on gaps, ask where we are
-                positions = consumer.position([TopicPartition(ACTIONS, p) for p in remaining])
-                remaining -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
-                fetching = fetch() if remaining else None
-                continue
-            records = []
-            for message in messages:
-                partition, offset = message.partition(), message.offset()
-                if message.error() or partition is None or offset is None or partition not in remaining:
-                    continue
-                if offset >= ends[partition]:
-                    continue
-                records.append(RawRecord(message.key(), message.value(), partition, offset,
-                                         header_pairs(message.headers()), broker_time_us(message)))
-                if offset >= ends[partition] - 1:
-                    remaining.discard(partition)
-            # the next batch is fetched (in C, off the event loop) while this one is applied
-            fetching = fetch() if remaining else None
-            if records:
-                await process_isolating_poison(partial(pipeline.process, announce=False),
-                                               partial(pipeline.set_aside, announce=False), records)
-                done += len(records)
-                bar.update(len(records))
-        if fetching is not None:
-            await fetching
-        bar.close()
-        touched = await _boards_in_redis(redis)
         await pipeline.announce_boards(sorted(touched))
         return RebuildReport(done, time.perf_counter() - started, len(touched))
     finally:
@@ -197,11 +167,42 @@ async def _rebuild(settings: Settings, start_offsets: Mapping[int, int] | None, 
         await redis.aclose()
 
 
-def main(settings: Settings | None = None, force: bool = False) -> int:
+async def _replay_here(settings: Settings, share: Share, batch_size: int, bar: tqdm[Any]) -> int:
+    applied = [0]
+    replaying = asyncio.create_task(replay(settings, share, batch_size, applied))
+    while not replaying.done():
+        await asyncio.wait([replaying], timeout=0.5)
+        bar.update(applied[0] - bar.n)
+    return replaying.result()
+
+
+async def _replay_in_processes(settings: Settings, shares: list[Share], batch_size: int, bar: tqdm[Any],
+                               pool: AsyncConnectionPool[AsyncConnection]) -> int:
+    """Each share in its own (spawned: no inherited client sockets or threads) process; the progress
+    is read from the ledger's applied positions."""
+    loop = asyncio.get_running_loop()
+    starts = {p: start for share in shares for p, (start, _) in share.ranges.items()}
+    with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context("spawn")) as processes:
+        replaying = [loop.run_in_executor(processes, replay_share, settings, share, batch_size) for share in shares]
+        waiting = asyncio.gather(*replaying)
+        while not waiting.done():
+            await asyncio.wait([waiting], timeout=1.0)
+            bar.update(await _applied_since(pool, starts) - bar.n)
+        counts = waiting.result()
+    return sum(counts)
+
+
+async def _applied_since(pool: AsyncConnectionPool[AsyncConnection], starts: Mapping[int, int]) -> int:
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT kafka_partition, next_offset FROM log_positions")
+        return sum(max(0, offset - starts.get(partition, offset)) for partition, offset in await cur.fetchall())
+
+
+def main(settings: Settings | None = None, force: bool = False, workers: int | None = None) -> int:
     settings = settings or Settings.from_env()
     if not force:
         ensure_workers_stopped(settings)
-    report = asyncio.run(rebuild(settings))
+    report = asyncio.run(rebuild(settings, workers=workers))
     print(f"rebuilt {report.events} events into {report.boards} boards in {report.seconds:.1f} s "
           f"({report.events_per_second:,.0f} events/s)")
     return 0

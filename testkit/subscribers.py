@@ -19,7 +19,7 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -90,9 +90,8 @@ class WebSocketReader(asyncio.Protocol):
     _buffer: bytearray = field(default_factory=bytearray)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        transport.write(handshake(self.host, self.path))
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's TCP transport is not a subclass
+        self._transport.write(handshake(self.host, self.path))
 
     def data_received(self, data: bytes) -> None:
         now = time.time()

@@ -1,10 +1,12 @@
-"""fanout: N WebSocket subscribers of the global board (one asyncio process) plus one stalled client.
+"""fanout: N WebSocket subscribers of the global board (one uvloop process; 1,000, 5,000 and 10,000,
+the file limit raised for them) plus one stalled client.
 
 Each update is one action of a hot user. Its change time is the pushed board version, which the
 worker sets to the wall-clock microsecond it detected the top-10 change (the LeaderboardChanged's
 time); each healthy client's latency is its frame's arrival minus that. Reported per client count:
 p50/p99 over updates of the *last* healthy client's latency (the time until everyone has it), plus
-the same measured from the POST's ack, and how many clients missed an update.
+the same measured from the POST's ack, and how many clients missed an update. ``profile_dir``
+records the gateway with py-spy during the updates.
 """
 
 from __future__ import annotations
@@ -12,10 +14,14 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
+import shutil
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.matching import decode_frames
@@ -30,10 +36,16 @@ from testkit.system import System
 
 @dataclass(frozen=True)
 class FanoutPlan:
-    clients: tuple[int, ...] = (1000, 5000)
+    clients: tuple[int, ...] = (1000, 5000, 10000)
     updates: int = 20
     gap_s: float = 0.5
     wait_s: float = 10
+    client_loop: str = "uvloop"
+    """The subscribers' event loop: "uvloop", or "asyncio" (the standard one, which at 5,000 clients
+    spends longer reading the frames than the gateway takes to write them)."""
+    profile_dir: Path | None = None
+    """When set, py-spy records the gateway (and its child processes) during each count's updates:
+    ``profile-gateway-<clients>-<run>.txt`` in collapsed-stack form."""
 
 
 @dataclass(frozen=True)
@@ -95,11 +107,37 @@ async def _subscribe(url: str, count: int) -> list[WebSocketReader]:
     return readers
 
 
+def _profile_gateway(pipeline: System, out: Path) -> subprocess.Popen[bytes] | None:
+    """py-spy on the gateway process and its children until stopped; None without py-spy."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    gateway = next((p for p in pipeline.processes if p.role == "gateway"), None)
+    if gateway is None or not Path(spy).exists():
+        print("bench: py-spy or the gateway not found; measuring without the profile")
+        return None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([spy, "record", "--pid", str(gateway.pid), "--subprocesses", "--rate", "200",
+                             "--nonblocking", "--format", "raw", "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop_profile(spy: subprocess.Popen[bytes] | None) -> None:
+    if spy is not None and spy.poll() is None:
+        spy.send_signal(2)  # SIGINT: py-spy writes what it recorded and exits
+        try:
+            spy.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait()
+
+
 async def _one_count(pipeline: System, user: str, token: str, clients: int, plan: FanoutPlan, score: int,
                      tick: Callable[[str], None]) -> tuple[dict[str, Any], int]:
     readers = await _subscribe(pipeline.board_ws(), clients)
     stalled = open_stalled_websocket(pipeline.board_ws())
     poster = await HttpPoster.connect(pipeline.api_url)
+    spy = None
+    if plan.profile_dir is not None:
+        spy = _profile_gateway(pipeline, plan.profile_dir / f"profile-gateway-{clients}-{uuid.uuid4().hex[:6]}.txt")
     updates: list[Update] = []
     try:
         for _ in range(plan.updates):
@@ -120,6 +158,7 @@ async def _one_count(pipeline: System, user: str, token: str, clients: int, plan
         per_client = [arrivals(r.texts, user, updates) for r in readers]
         closed = sum(1 for r in readers if r.closed)
     finally:
+        _stop_profile(spy)
         await poster.close()
         stalled.close()
         for reader in readers:
@@ -135,6 +174,7 @@ async def _one_count(pipeline: System, user: str, token: str, clients: int, plan
         "updates": len(updates),
         "missed_frames": missing,
         "closed_clients": closed,
+        "last_client_ms": [round(ms, 1) for ms in from_change],
     }, score
 
 
@@ -157,4 +197,9 @@ async def _measure(plan: FanoutPlan, tick: Callable[[str], None]) -> list[dict[s
 
 
 def run(plan: FanoutPlan, tick: Callable[[str], None]) -> list[dict[str, Any]]:
+    if plan.client_loop == "uvloop":
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(_measure(plan, tick))
     return asyncio.run(_measure(plan, tick))

@@ -3,7 +3,8 @@
 The events are priced by the load-test catalog and signed as the api signs them (so the replay
 verifies and judges each one, as a real rebuild does), and produced straight to the actions topic
 with a tight confluent-kafka loop (linger, lz4, large batches), after the world's start offsets,
-then replayed from those offsets into the world's own (empty) Postgres database and Redis db. The
+then replayed from those offsets into the world's own (empty) Postgres database and Redis db by the
+rebuild's default number of replay processes (recorded as ``workers``). The
 actions topic is shared with every other world on the stack and every live worker reads it, so the
 scenario waits for other sessions' workers to stop before it appends a million events, and measures
 fewer when they do not.
@@ -31,7 +32,7 @@ from scoreboard.domain.events import ActionCompleted
 from scoreboard.domain.signing import SigningKeyring
 from scoreboard.domain.topics import ACTIONS
 from scoreboard.settings import Settings
-from stream_app.rebuild import rebuild
+from stream_app.rebuild import default_workers, rebuild
 
 REDUCED_EVENTS = 100_000
 
@@ -92,6 +93,19 @@ def produce_events(bootstrap: str, keyring: SigningKeyring, count: int, users: i
     return time.perf_counter() - started
 
 
+def _wait_for_autovacuum(database_url: str, name: str, timeout_s: float = 120) -> None:
+    """Let autovacuum finish with the million fresh rows first: the world's teardown (``DROP DATABASE
+    ... WITH (FORCE)``) may not terminate an autovacuum worker, and failed on one after a fast rebuild."""
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+                               " AND backend_type = 'autovacuum worker'", (name,)).fetchone()
+            if not row or not row[0]:
+                return
+            time.sleep(1)
+
+
 def run(events: int, tick: Callable[[str], None], wait_for_workers_s: float = 90) -> dict[str, object]:
     with isolated_world() as world:
         deadline = time.monotonic() + wait_for_workers_s
@@ -103,7 +117,8 @@ def run(events: int, tick: Callable[[str], None], wait_for_workers_s: float = 90
         measured = REDUCED_EVENTS if live and events > REDUCED_EVENTS else events
         settings = Settings.from_env(world.env | RAISED_LIMITS)
         produce_s = produce_events(world.kafka_bootstrap, settings.event_keyring(), measured)
-        report = asyncio.run(rebuild(settings, start_offsets=world.start_offsets, progress=True))
+        workers = default_workers()
+        report = asyncio.run(rebuild(settings, start_offsets=world.start_offsets, progress=True, workers=workers))
         with psycopg.connect(world.database_url) as conn:
             row = conn.execute("SELECT count(*) FROM ledger").fetchone()
         result: dict[str, object] = {
@@ -113,7 +128,9 @@ def run(events: int, tick: Callable[[str], None], wait_for_workers_s: float = 90
             "requested": events,
             "ledger_rows": int(row[0]) if row else 0,
             "produce_events_per_s": round(measured / produce_s),
+            "workers": workers,
         }
+        _wait_for_autovacuum(world.database_url, world.name)
         if measured != events:
             result["reduced_because"] = f"other workers were live on the shared actions topic: {', '.join(live)}"
         return result

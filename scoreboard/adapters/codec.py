@@ -21,13 +21,17 @@ from schemas import SchemaVersion, load_schema, versions
 from scoreboard.domain.errors import DecodeError
 from scoreboard.domain.events import (
     ActionCompleted,
+    ActionsPurged,
     BoardEntry,
     Event,
     LeaderboardChanged,
+    PointsHeld,
     RejectedAction,
+    ReviewDecided,
     ScoreAdjusted,
     ScoreChanged,
     UserBanned,
+    UserFlagged,
     UserUnbanned,
 )
 
@@ -40,6 +44,10 @@ EVENT_TYPES: dict[str, type[Any]] = {
     "ScoreChanged": ScoreChanged,
     "LeaderboardChanged": LeaderboardChanged,
     "RejectedAction": RejectedAction,
+    "UserFlagged": UserFlagged,
+    "PointsHeld": PointsHeld,
+    "ReviewDecided": ReviewDecided,
+    "ActionsPurged": ActionsPurged,
 }
 
 
@@ -139,6 +147,8 @@ def _to_record(event: Event) -> dict[str, Any]:
     record = {field: getattr(event, field) for field in _field_names(type(event).__name__)}
     if isinstance(event, LeaderboardChanged):
         record["entries"] = [{"rank": e.rank, "user_id": e.user_id, "score": e.score} for e in event.entries]
+    elif isinstance(event, ActionsPurged):
+        record["user_ids"] = list(event.user_ids)
     return record
 
 
@@ -148,6 +158,9 @@ def _from_record(name: str, record: Any) -> Event:
     if name == "LeaderboardChanged":
         record = dict(record)
         record["entries"] = tuple(BoardEntry(**entry) for entry in record["entries"])
+    elif name == "ActionsPurged":
+        record = dict(record)
+        record["user_ids"] = tuple(record["user_ids"])
     event_type = EVENT_TYPES[name]
     event: Event = event_type(**{k: record[k] for k in _field_names(name) if k in record})
     return event

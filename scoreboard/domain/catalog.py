@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scoreboard.domain.detection import DetectionConfig
+from scoreboard.domain.detectors.counters import CounterDetection
 from scoreboard.domain.errors import ConfigurationError
 
 DEFAULT_CATALOG = Path(__file__).resolve().parents[1] / "catalogs" / "actions.toml"
@@ -68,6 +70,11 @@ class Catalog:
     version: str
     actions: dict[str, Action]
     limits: Limits = Limits()
+    detection: DetectionConfig | None = None
+    """The streaming detectors' settings (``[detection]``; ``enabled = false`` there: none run). The
+    worker runs the current catalog's."""
+    counter_detection: CounterDetection | None = None
+    """``[detection.prober]`` and ``[detection.tireless]`` (``scoreboard.domain.detectors.counters``)."""
 
     def get(self, action_id: str) -> Action | None:
         return self.actions.get(action_id)
@@ -124,7 +131,25 @@ def parse_catalog(document: dict[str, Any], source: str = "<catalog>") -> Catalo
     actions = {action_id: _parse_action(action_id, entry, source) for action_id, entry in table.items()}
     limits = _parse_limits(document.get("limits", {}), source)
     _require_bounds(actions, limits, source)
-    return Catalog(version=version, actions=actions, limits=limits)
+    detection, counters = _parse_detection(document.get("detection", {}), source)
+    return Catalog(version=version, actions=actions, limits=limits, detection=detection, counter_detection=counters)
+
+
+def _parse_detection(table: Any, source: str) -> tuple[DetectionConfig | None, CounterDetection | None]:
+    where = f"action catalog {source}: [detection]"
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{where} must be a table")
+    settings = dict(table)
+    enabled = settings.pop("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ConfigurationError(f"{where}: `enabled` must be true or false")
+    counted = {name: settings.pop(name) for name in ("prober", "tireless") if name in settings}
+    try:
+        config = DetectionConfig.from_mapping(settings)
+        counters = CounterDetection.from_mapping(counted)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}: {exc}") from exc
+    return (config, counters) if enabled else (None, None)
 
 
 def _parse_limits(table: Any, source: str) -> Limits:

@@ -10,7 +10,9 @@ Usage is a handful of counters per user, each for one time window (so the state 
 
 - ``pts:h`` / ``pts:d``: points accepted in the UTC hour / UTC day (the points budget);
 - ``cap:<action>``: completions of the action in the UTC day (``daily_cap``);
-- ``last:<action>``: when the action was last accepted (``cooldown_seconds``).
+- ``last:<action>``: when the action was last accepted (``cooldown_seconds``);
+- ``hours``: which UTC hours of the last two days had an accepted action, for the ``tireless``
+  detector (``scoreboard.domain.detectors.counters``), kept only while that detector is on.
 
 Times are the server times recorded in the events. An event older than a counter's window (two api
 instances whose clocks differ a little) counts in the counter's newer window: never in a fresh one.
@@ -24,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scoreboard.domain.catalog import Action, Catalog, Catalogs
+from scoreboard.domain.detection import DetectionConfig
+from scoreboard.domain.detectors.counters import HOURS_COUNTER, CounterDetection, advance_hours
 from scoreboard.domain.events import ActionCompleted, LogEvent
 
 HOUR_US = 3_600_000_000
@@ -64,7 +68,19 @@ class Judge:
         self._catalogs = catalogs
         self._max_skew_us = max_skew_us
         self._prices: dict[tuple[str, str, int], tuple[Catalog, Action] | str] = {}
+        counters = catalogs.current.counter_detection
+        self._hours = counters is not None and counters.tireless.enabled
         """Memo of ``_priced`` (each event is priced twice: for the keys to load, then to judge)."""
+
+    @property
+    def detection(self) -> DetectionConfig | None:
+        """The current catalog's detector settings (None: detection is off)."""
+        return self._catalogs.current.detection
+
+    @property
+    def counter_detection(self) -> CounterDetection | None:
+        """The current catalog's ``prober`` and ``tireless`` settings (None: detection is off)."""
+        return self._catalogs.current.counter_detection
 
     def usage_keys(self, event: LogEvent) -> list[UsageKey]:
         """The counters judging ``event`` reads (none for admin events)."""
@@ -73,7 +89,8 @@ class Judge:
         found = self._priced(event)
         if isinstance(found, str):
             return []
-        return [(event.user_id, name) for name, _ in _counters(event, found[1])]
+        keys = [(event.user_id, name) for name, _ in _counters(event, found[1])]
+        return [*keys, (event.user_id, HOURS_COUNTER)] if self._hours else keys
 
     def check_time(self, event: LogEvent, broker_time_us: int) -> str | None:
         """Refuse an event whose recorded time is far from when the broker took the record (a
@@ -114,6 +131,10 @@ class Judge:
             if budget and event.points > 0 and amounts[name] + event.points > budget:
                 return Verdict(f"budget: {amounts[name]} points this {span} plus {event.points} is over the "
                                f"budget of {budget}", {})
+        if self._hours:
+            stored = usage_of((event.user_id, HOURS_COUNTER))
+            window, mask = advance_hours(stored.window if stored else 0, stored.amount if stored else 0, at)
+            updates[(event.user_id, HOURS_COUNTER)] = Usage(window, mask)
         return Verdict(None, updates)
 
     def _priced(self, event: ActionCompleted) -> tuple[Catalog, Action] | str:

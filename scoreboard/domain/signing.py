@@ -63,6 +63,13 @@ class SigningKeyring:
     def key(self, kid: str) -> bytes | None:
         return self._keys.get(kid)
 
+    def signed_by_us(self, headers: Headers) -> bool:
+        """Whether the record names one of our key ids (cheap: no MAC; ``verify`` still decides)."""
+        for name, value in headers:
+            if name == KEY_ID_HEADER:
+                return value.decode(errors="replace") in self._keys
+        return False
+
     def sign(self, topic: str, partition: int, key: bytes, value: bytes, headers: Headers) -> list[tuple[str, bytes]]:
         """``headers`` plus the key id and signature headers."""
         mac = _mac(self._current, topic, partition, key, value, _by_name(headers))

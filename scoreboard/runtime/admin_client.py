@@ -66,13 +66,25 @@ class AdminClient:
     def unban(self, user_id: str, reason: str, key: str | None = None) -> AdminAnswer:
         return self._post(user_id, "unban", {"reason": reason}, key)
 
+    def flag(self, user_id: str, reason: str) -> AdminAnswer:
+        """Put the user under review by hand (``docs/anti-cheat.md``)."""
+        return self._post(user_id, "flag", {"reason": reason}, None)
+
+    def decide(self, user_id: str, decision: str, reason: str) -> AdminAnswer:
+        """Approve or reject the user's pending review."""
+        url = f"{self.api_url.rstrip('/')}/v1/admin/reviews/{quote(user_id, safe='')}/decision"
+        return self._send(url, {"decision": decision, "reason": reason}, None)
+
     def url_of(self, user_id: str, verb: str) -> str:
         return f"{self.api_url.rstrip('/')}/v1/admin/users/{quote(user_id, safe='')}/{verb}"
 
     def _post(self, user_id: str, verb: str, body: dict[str, Any], key: str | None) -> AdminAnswer:
+        return self._send(self.url_of(user_id, verb), body, key)
+
+    def _send(self, url: str, body: dict[str, Any], key: str | None) -> AdminAnswer:
         key = key or new_idempotency_key()
         request = urllib.request.Request(
-            self.url_of(user_id, verb), data=json.dumps(body).encode(), method="POST",
+            url, data=json.dumps(body).encode(), method="POST",
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json",
                      "Accept": "application/json", "Idempotency-Key": key})
         try:

@@ -32,8 +32,12 @@ def spawn(role: str, name: str, extra_env: dict[str, str]) -> Child:
 def run_local(apis: int = 1, workers: int = 1, gateways: int = 1) -> int:
     settings = Settings.from_env()
     children: list[Child] = []
+    # The gateways' moderation page calls the api from their origin: let it, unless origins are set.
+    pages = ",".join(f"http://{host}:{settings.gateway_port + 10 * i}" for i in range(gateways)
+                     for host in ("127.0.0.1", "localhost"))
+    cors = {} if settings.allowed_origins else {"SCOREBOARD_ALLOWED_ORIGINS": pages}
     for i in range(apis):
-        children.append(spawn("api", f"api-{i + 1}", {"SCOREBOARD_API_PORT": str(settings.api_port + 10 * i)}))
+        children.append(spawn("api", f"api-{i + 1}", {"SCOREBOARD_API_PORT": str(settings.api_port + 10 * i), **cors}))
     for i in range(workers):
         children.append(spawn("worker", f"worker-{i + 1}", {
             "SCOREBOARD_WORKER_PORT": str(settings.worker_port + i),
@@ -78,6 +82,7 @@ def _print_welcome(settings: Settings) -> None:
 Live Scoreboard is starting.
   API:        {api}   (OpenAPI: {api}/openapi.json)
   Dashboard:  {dashboard}
+  Moderation: {dashboard}moderation   (an admin token: .venv/bin/scoreboard token --sub root --role admin)
   A token:    .venv/bin/scoreboard token --sub alice
 
 Try it:

@@ -92,9 +92,40 @@ def test_a_farming_bot_gains_no_more_than_a_human_could(caller: Caller) -> None:
     assert 1 <= statuses.count(202) <= 3, {s: statuses.count(s) for s in set(statuses)}
     assert set(statuses) == {202, 429}
     caller.settle()
-    score = caller.score(user) or 0
+    review = review_of(caller, user)
+    score = review["score"] if review else caller.score(user) or 0
     assert 100 <= score <= 100 + 50 + 5
     assert score <= human_bound(elapsed_s, ["win-match", *mixed])
+    if statuses.count(202) > 1:  # its next accepted action carried the refusals before it: the prober flags it
+        assert review is not None and review["detector"] == "prober" and review["status"] == "pending"
+        assert caller.score(user) is None  # off the public board while under review
+
+
+def review_of(caller: Caller, user: str) -> dict[str, Any] | None:
+    """The user's latest review, as moderators see it (None: never flagged)."""
+    answer = caller.http.get("/v1/admin/reviews", params={"status": "all", "limit": 500},
+                             headers={"Authorization": f"Bearer {caller.token('moderator', roles=('admin',))}"})
+    answer.raise_for_status()
+    return next((r for r in answer.json()["reviews"] if r["user_id"] == user), None)
+
+
+def test_a_script_hammering_the_rules_is_flagged_by_its_refusals_within_a_minute(caller: Caller) -> None:
+    """110 refused attempts (the shipped threshold is 50), then an action the rules allow: accepted, and
+    the prober detector puts the user under review at once: off the board, the evidence names the refusals."""
+    user = fresh("prober")
+    assert caller.complete(user, "win-match").status_code == 202
+    statuses = hammer(caller, user, ["win-match"] * 110, threads=8)
+    assert statuses.count(429) == 110
+    answer = wait_until(lambda: ok(caller.complete(user, "complete-level")), timeout_s=30,
+                        what="the rate limit lets one more through")
+    assert answer.status_code == 202
+    review = wait_until(lambda: review_of(caller, user), timeout_s=30, what="the user is flagged")
+    assert review["detector"] == "prober" and review["evidence"]["user"] >= 110
+    assert caller.score(user) is None
+
+
+def ok(response: httpx.Response) -> httpx.Response | None:
+    return response if response.status_code == 202 else None
 
 
 def test_a_burst_of_400_completions_meets_429s(caller: Caller) -> None:

@@ -67,6 +67,20 @@ def test_admin_ban_takes_the_user_off_the_board_and_unban_puts_them_back(system:
     wait_until(lambda: score_of(api, user), what=f"{user} back on the board after the unban")
 
 
+def test_admin_flag_then_approve_holds_and_releases_the_users_points(system: System, api: ApiClient) -> None:
+    user = fresh("cli-flag")
+    before = on_the_board(api, user)
+    flagged = scoreboard(system, "admin", "flag", user, "--reason", "player report")
+    assert flagged.returncode == 0, flagged.stderr
+    wait_until(lambda: api.rank(user) is None, what=f"{user} off the board under review")
+    approved = scoreboard(system, "admin", "approve", user, "--reason", "checked the replay")
+    assert approved.returncode == 0, approved.stderr
+    assert json.loads(approved.stdout)["decision"] == "approve"
+    wait_until(lambda: score_of(api, user) == before, what=f"{user} back on the board after the approval")
+    again = scoreboard(system, "admin", "reject", user, "--reason", "no pending review now")
+    assert again.returncode == 1 and "no pending review" in again.stderr
+
+
 def test_admin_adjust_moves_the_score_once_per_key(system: System, api: ApiClient) -> None:
     user, key = fresh("cli-adjust"), f"cli-{uuid.uuid4().hex}"
     before = on_the_board(api, user)

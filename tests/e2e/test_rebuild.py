@@ -18,7 +18,7 @@ from scoreboard.settings import Settings
 from stream_app.rebuild import rebuild
 from testkit.system import System
 from testkit.waits import wait_until
-from tests.support.inspect import ledger_count, redis_order
+from tests.support.inspect import ledger_count, snapshot
 from tests.support.reference import Reference
 from tests.support.suite import LOAD_ENV
 from tests.support.workload import mixed_log, produce
@@ -26,25 +26,6 @@ from tests.support.workload import mixed_log, produce
 pytestmark = pytest.mark.e2e
 SHIPPED = load_catalog(DEFAULT_CATALOG)
 START = to_micros(datetime(2026, 11, 29, 23, 59, 59, tzinfo=UTC))
-
-
-def snapshot(database_url: str, redis_url: str, users: set[str]) -> dict[str, object]:
-    with psycopg.connect(database_url) as conn:
-        standings = conn.execute(
-            "SELECT board, user_id, score, seq, reached_at_us, visible FROM board_scores"
-            " WHERE user_id = ANY(%s) ORDER BY board, user_id", (sorted(users),)).fetchall()
-        ledger = conn.execute(
-            "SELECT event_id, user_id, nonce, action_id, points, total_after, kafka_partition, kafka_offset"
-            " FROM ledger WHERE user_id = ANY(%s) ORDER BY event_id", (sorted(users),)).fetchall()
-        statuses = conn.execute("SELECT user_id, banned, event_id FROM user_status WHERE user_id = ANY(%s)"
-                                " ORDER BY user_id", (sorted(users),)).fetchall()
-        rejected = conn.execute("SELECT kafka_partition, kafka_offset, reason FROM rejections"
-                                " WHERE user_id = ANY(%s) ORDER BY 1, 2", (sorted(users),)).fetchall()
-        usage = conn.execute("SELECT user_id, counter, time_window, amount FROM usage_counters"
-                             " WHERE user_id = ANY(%s) ORDER BY 1, 2", (sorted(users),)).fetchall()
-    boards = sorted({row[0] for row in standings})
-    return {"standings": standings, "ledger": ledger, "statuses": statuses, "rejected": rejected, "usage": usage,
-            "redis": {board: redis_order(redis_url, board, users) for board in boards}}
 
 
 def test_a_rebuild_from_the_log_equals_the_live_projections() -> None:

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 def test_a_rebuild_counts_records_written_with_an_older_schema_version() -> None:
     older = older_writer()
-    codec.register_writer_schema("ActionCompleted", older)  # the rebuild runs in this process
+    codec.register_writer_schema("ActionCompleted", older)  # known to this process only: replay here (workers=1)
     run = uuid.uuid4().hex[:6]
     now_us = time.time_ns() // 1000
     events = [action(f"mixed{i % 5}-{run}", 10, now_us + i * 1000) for i in range(20)]
@@ -34,5 +34,5 @@ def test_a_rebuild_counts_records_written_with_an_older_schema_version() -> None
     with isolated_world() as world:
         settings = Settings.from_env(world.env | LOAD_ENV)
         asyncio.run(append_raw(settings, values))
-        asyncio.run(rebuild(settings, start_offsets=world.start_offsets, progress=False))
+        asyncio.run(rebuild(settings, start_offsets=world.start_offsets, progress=False, workers=1))
         assert ledger_count(world.database_url, users) == len(events)

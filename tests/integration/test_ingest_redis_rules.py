@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from producer_api.completions import CompletionGuard, Reservation
+from producer_api.completions import CompletionGuard, Refusal, Reservation, Reserved
 from producer_api.idempotency import Claim, IdempotencyStore, Remembered
 from producer_api.ratelimit import Bucket, ClientIpLimit, RateLimiter
 from scoreboard.adapters.autopipe import AutoPipeline
@@ -93,13 +93,13 @@ def test_a_daily_cap_admits_exactly_the_cap_under_concurrency_and_refunds_on_rel
         capped = Action("capped", "Capped", 1, daily_cap=3)
         attempts = [reservation(user, capped, f"key-{n}") for n in range(20)]
         refusals = await asyncio.gather(*(guard.reserve(r) for r in attempts))
-        winners = [r for r, refusal in zip(attempts, refusals, strict=True) if refusal is None]
+        winners = [r for r, refusal in zip(attempts, refusals, strict=True) if isinstance(refusal, Reserved)]
         assert len(winners) == 3
-        assert {r.reason for r in refusals if r is not None} == {"daily-cap"}
-        assert await guard.reserve(winners[0]) is None  # the same request again: its own reservation
+        assert {r.reason for r in refusals if isinstance(r, Refusal)} == {"daily-cap"}
+        assert isinstance(await guard.reserve(winners[0]), Reserved)  # the same request again: its own reservation
         await guard.release(winners[0])
         again = await asyncio.gather(*(guard.reserve(r) for r in attempts if r not in winners))
-        assert sum(refusal is None for refusal in again) == 1
+        assert sum(isinstance(refusal, Reserved) for refusal in again) == 1
     with_redis(body)
 
 
@@ -110,8 +110,8 @@ def test_a_ticket_is_redeemed_by_exactly_one_request() -> None:
         boss = Action("boss", "Boss", 250, requires_ticket=True)
         refusals = await asyncio.gather(*(guard.reserve(reservation(user, boss, f"key-{n}", ticket))
                                           for n in range(10)))
-        assert sum(r is None for r in refusals) == 1
-        assert {r.reason for r in refusals if r is not None} == {"ticket-used"}
+        assert sum(isinstance(r, Reserved) for r in refusals) == 1
+        assert {r.reason for r in refusals if isinstance(r, Refusal)} == {"ticket-used"}
     with_redis(body)
 
 
@@ -120,10 +120,10 @@ def test_a_cooldown_blocks_other_requests_but_not_the_same_one() -> None:
     async def body(calls: AutoPipeline) -> None:
         guard, user = CompletionGuard(calls), f"u-{fresh()}"
         cool = Action("cool", "Cool", 10, cooldown_seconds=30)
-        assert await guard.reserve(reservation(user, cool, "key-a")) is None
-        assert await guard.reserve(reservation(user, cool, "key-a")) is None
+        assert isinstance(await guard.reserve(reservation(user, cool, "key-a")), Reserved)
+        assert isinstance(await guard.reserve(reservation(user, cool, "key-a")), Reserved)
         refusal = await guard.reserve(reservation(user, cool, "key-b"))
-        assert refusal is not None and refusal.reason == "cooldown" and 29 <= refusal.retry_after_s <= 30
+        assert isinstance(refusal, Refusal) and refusal.reason == "cooldown" and 29 <= refusal.retry_after_s <= 30
     with_redis(body)
 
 
@@ -149,14 +149,30 @@ def test_the_points_budget_admits_exactly_what_fits_under_concurrency_and_refund
         limits = Limits(max_points_per_hour=250, max_points_per_day=10_000)
         reservations = [Reservation(user, action, f"k{i}", "", 0, NOW_US, limits) for i in range(40)]
         refusals = await asyncio.gather(*(guard.reserve(r) for r in reservations))
-        admitted = [r for r, refusal in zip(reservations, refusals, strict=True) if refusal is None]
+        admitted = [r for r, refusal in zip(reservations, refusals, strict=True) if isinstance(refusal, Reserved)]
         assert len(admitted) == 2
-        refused = next(refusal for refusal in refusals if refusal is not None)
+        refused = next(refusal for refusal in refusals if isinstance(refusal, Refusal))
         assert refused.reason == "budget" and 1 <= refused.retry_after_s <= 3600
-        assert await guard.reserve(admitted[0]) is None  # the same request again: its own reservation
+        assert isinstance(await guard.reserve(admitted[0]), Reserved)  # the same request again: its own reservation
         await guard.release(admitted[1])
-        assert await guard.reserve(reservations[-1]) is None
-        assert (await guard.reserve(Reservation(user, action, "late", "", 0, NOW_US, limits))) is not None
+        assert isinstance(await guard.reserve(reservations[-1]), Reserved)
+        assert isinstance(await guard.reserve(Reservation(user, action, "late", "", 0, NOW_US, limits)), Refusal)
+    with_redis(body)
+
+
+def test_the_refused_attempts_before_an_accepted_one_are_counted_then_forgotten() -> None:
+    """Cooldown refusals and rate-limit refusals count; the next accepted reservation reports and resets them."""
+    async def body(calls: AutoPipeline) -> None:
+        guard, user = CompletionGuard(calls), f"u-{fresh()}"
+        cool = Action("level", "Level", 50, cooldown_seconds=30)
+        first = await guard.reserve(Reservation(user, cool, "key-0", "", 0, NOW_US))
+        assert first == Reserved(0)
+        for i in range(5):
+            assert isinstance(await guard.reserve(Reservation(user, cool, f"key-r{i}", "", 0, NOW_US)), Refusal)
+        await guard.note_refusal(user)
+        other = Action("match", "Match", 100, cooldown_seconds=30)
+        assert await guard.reserve(Reservation(user, other, "key-1", "", 0, NOW_US)) == Reserved(6)
+        assert await guard.reserve(Reservation(user, other, "key-1", "", 0, NOW_US)) == Reserved(0)
     with_redis(body)
 
 
@@ -172,7 +188,7 @@ def test_one_open_ticket_per_user_and_action_until_it_is_spent() -> None:
         opened = f"tkt.{waits.index(0)}"
         action = Action("boss", "Boss", 250, requires_ticket=True, daily_cap=10)
         spend = Reservation(user, action, "k1", opened, 600, NOW_US, Limits(10_000, 10_000))
-        assert await guard.reserve(spend) is None
+        assert isinstance(await guard.reserve(spend), Reserved)
         assert await guard.open_ticket(user, "boss", "tkt.next", 1, NOW_US, expires) == 0
         assert await guard.open_ticket(user, "boss", "tkt.late", 1, expires + 1, expires + 10**9) == 0
     with_redis(body)

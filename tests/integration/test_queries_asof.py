@@ -25,6 +25,7 @@ from scoreboard.domain.events import (
     UserBanned,
     UserUnbanned,
 )
+from scoreboard.domain.records import ENTRY_FIELDS
 from scoreboard.domain.scoring import (
     BatchOutcome,
     Known,
@@ -95,9 +96,9 @@ def write(database_url: str, events: Sequence[LogEvent], outcome: BatchOutcome) 
             history.append((event.event_id, event.user_id, isinstance(event, UserBanned), event.occurred_at_us,
                             event.reason, 0, i))
     with psycopg.connect(database_url) as conn, conn.cursor() as cur:
-        cur.executemany(f"INSERT INTO ledger ({ENTRY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        [(e.event_id, e.user_id, e.nonce, e.action_id, e.points, e.catalog_version,
-                          e.occurred_at_us, e.partition, e.offset, e.total_after) for e in outcome.accepted])
+        marks = ", ".join(["%s"] * len(ENTRY_FIELDS))
+        cur.executemany(f"INSERT INTO ledger ({ENTRY_COLUMNS}) VALUES ({marks})",
+                        [tuple(getattr(e, f) for f in ENTRY_FIELDS) for e in outcome.accepted])
         cur.executemany("INSERT INTO board_scores (board, user_id, score, seq, reached_at_us, visible)"
                         " VALUES (%s, %s, %s, %s, %s, %s)",
                         [(b, u, s.score, s.seq, s.reached_at_us, s.visible) for (b, u), s in outcome.changed.items()])

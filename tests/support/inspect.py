@@ -72,3 +72,28 @@ def pushed_boards(bootstrap: str, since: dict[int, int], source: str) -> dict[st
     finally:
         consumer.close()
     return newest
+
+
+def snapshot(database_url: str, redis_url: str, users: set[str]) -> dict[str, object]:
+    """Every projection of ``users`` the log decides: for comparing a rebuild with the live state."""
+    with psycopg.connect(database_url) as conn:
+        standings = conn.execute(
+            "SELECT board, user_id, score, seq, reached_at_us, visible FROM board_scores"
+            " WHERE user_id = ANY(%s) ORDER BY board, user_id", (sorted(users),)).fetchall()
+        ledger = conn.execute(
+            "SELECT event_id, user_id, nonce, action_id, points, total_after, kafka_partition, kafka_offset, state"
+            " FROM ledger WHERE user_id = ANY(%s) ORDER BY event_id", (sorted(users),)).fetchall()
+        statuses = conn.execute("SELECT user_id, banned, event_id FROM user_status WHERE user_id = ANY(%s)"
+                                " ORDER BY user_id", (sorted(users),)).fetchall()
+        rejected = conn.execute("SELECT kafka_partition, kafka_offset, reason FROM rejections"
+                                " WHERE user_id = ANY(%s) ORDER BY 1, 2", (sorted(users),)).fetchall()
+        usage = conn.execute("SELECT user_id, counter, time_window, amount FROM usage_counters"
+                             " WHERE user_id = ANY(%s) ORDER BY 1, 2", (sorted(users),)).fetchall()
+        reviews = conn.execute("SELECT * FROM reviews WHERE user_id = ANY(%s) ORDER BY flag_event_id",
+                               (sorted(users),)).fetchall()
+        moderated = conn.execute("SELECT event_id, points, total FROM moderation_changes WHERE user_id = ANY(%s)"
+                                 " ORDER BY event_id", (sorted(users),)).fetchall()
+    boards = sorted({row[0] for row in standings})
+    return {"standings": standings, "ledger": ledger, "statuses": statuses, "rejected": rejected, "usage": usage,
+            "reviews": reviews, "moderated": moderated,
+            "redis": {board: redis_order(redis_url, board, users) for board in boards}}

@@ -33,6 +33,8 @@ class Reference:
             if isinstance(event, UserUnbanned):
                 self.banned.discard(event.user_id)
                 continue
+            if not isinstance(event, (ActionCompleted, ScoreAdjusted)):
+                raise NotImplementedError(f"the reference model knows no {type(event).__name__}")
             nonce = event.nonce if isinstance(event, ActionCompleted) else "admin/" + event.nonce
             if (event.user_id, nonce) in self.nonces:
                 continue

@@ -16,12 +16,16 @@ from scoreboard.adapters import codec
 from scoreboard.domain.errors import DecodeError
 from scoreboard.domain.events import (
     ActionCompleted,
+    ActionsPurged,
     BoardEntry,
     LeaderboardChanged,
+    PointsHeld,
     RejectedAction,
+    ReviewDecided,
     ScoreAdjusted,
     ScoreChanged,
     UserBanned,
+    UserFlagged,
     UserUnbanned,
 )
 
@@ -56,6 +60,12 @@ def crc64_avro(data: bytes) -> int:
     ScoreAdjusted("e2", "bob", -2**40, "refund", "root", "adj-0001", 12),
     UserBanned("e3", "mallory", "bot", "root", 13),
     UserUnbanned("e4", "mallory", "appeal", "root", 14),
+    ActionCompleted("e5", "alice", "boss-fight", "t-1", 250, "v1", 15, "r2", "a" * 32, "b" * 32, 14),
+    UserFlagged("flag/0/1/velocity", "bot", "velocity", '{"summary": "fast"}', 10, False, "worker", 0, 1, 16),
+    PointsHeld("held/e6", "bot", "e6", "win-match", 100, 350, 17),
+    ReviewDecided("e7", "bot", "reject", "mod", "a script", 18),
+    ActionsPurged("e8", "p-1", "win-match", 1, 19, ("bot", "bot2"), "mod", "exploit", 20),
+    ActionsPurged("e9", "p-2", "win-match", 1, 19, (), "mod", "exploit", 21),
 ])
 def test_every_event_round_trips_through_single_object_encoding(event: object) -> None:
     """encode then decode gives back an equal event for every event type."""
@@ -65,7 +75,7 @@ def test_every_event_round_trips_through_single_object_encoding(event: object) -
 def test_header_is_c301_and_the_little_endian_crc64_fingerprint_of_the_canonical_schema() -> None:
     """The first ten bytes are pinned: C3 01, then the schema's CRC-64-AVRO fingerprint (LE)."""
     data = codec.encode(ACTION)
-    assert data[:10].hex() == "c301d1b4c22d5b303919"
+    assert data[:10].hex() == "c301009fbdd051d5c97a"  # ActionCompleted v2 (v1 was c301d1b4c22d5b303919)
     canonical = fastavro.schema.to_parsing_canonical_form(load_schema("ActionCompleted"))
     assert data[2:10] == struct.pack("<Q", crc64_avro(canonical.encode()))
 

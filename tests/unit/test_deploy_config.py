@@ -53,7 +53,7 @@ DOCUMENTED_ENV = frozenset(
 # The record signing keys each role holds (docs/security.md): whoever holds a key can sign
 # records of that kind, so no role gets a key it does not use.
 SIGNING_KEYS = {
-    "api": {"SCOREBOARD_EVENT_SIGNING_SECRET"},
+    "api": {"SCOREBOARD_EVENT_SIGNING_SECRET", "SCOREBOARD_CHANGE_SIGNING_SECRET"},  # it verifies board changes
     "worker": {"SCOREBOARD_EVENT_SIGNING_SECRET", "SCOREBOARD_CHANGE_SIGNING_SECRET"},
     "gateway": {"SCOREBOARD_CHANGE_SIGNING_SECRET"},
     "provision": set(),
@@ -624,7 +624,7 @@ ROLE_KAFKA_USERS = {role: f"scoreboard-{role}" for role in ROLE_PORTS}
 PROVISION_KAFKA_USER = "scoreboard-provision"
 # Who may change (Write/Delete/Alter) and who may Read each contract topic; nobody else.
 TOPIC_WRITERS = {
-    ACTIONS: {"scoreboard-api"},
+    ACTIONS: {"scoreboard-api", "scoreboard-worker"},  # the worker's audit records (issue 14), see users.yaml
     SCORE_CHANGES: {"scoreboard-worker"},
     LEADERBOARD_CHANGES: {"scoreboard-worker"},
     REJECTED: {"scoreboard-worker"},
@@ -632,7 +632,7 @@ TOPIC_WRITERS = {
 TOPIC_READERS = {
     ACTIONS: {"scoreboard-worker"},
     SCORE_CHANGES: set(),
-    LEADERBOARD_CHANGES: {"scoreboard-gateway"},
+    LEADERBOARD_CHANGES: {"scoreboard-gateway", "scoreboard-api"},  # the api's top-N read cache
     REJECTED: set(),
 }
 CHANGING_OPERATIONS = ("Write", "Delete", "Alter", "AlterConfigs")
@@ -688,7 +688,8 @@ def test_k8s_every_role_connects_as_its_own_scram_kafka_user(k8s: Manifests) -> 
 
 
 def test_k8s_acls_let_each_role_touch_only_its_own_topics(k8s: Manifests) -> None:
-    """Only the api writes actions, only workers write the change and rejected topics, only
+    """Only the api (commands) and workers (audit records) write actions, only workers write the change
+    and rejected topics, only
     workers read actions, the gateway reads only leaderboard changes; only provision creates."""
     assert set(TOPIC_WRITERS) == {spec.name for spec in TOPICS}
     users = _objects(k8s, "KafkaUser")
@@ -705,11 +706,13 @@ def test_k8s_acls_let_each_role_touch_only_its_own_topics(k8s: Manifests) -> Non
 
 
 def test_k8s_acls_give_the_api_and_gateway_no_group_and_no_other_topic(k8s: Manifests) -> None:
-    """api and gateway hold exactly one literal topic ACL each (the gateway reads without a group)."""
+    """api and gateway hold only literal topic ACLs (both read the board changes without a group)."""
     users = _objects(k8s, "KafkaUser")
-    for name, topic in (("scoreboard-api", ACTIONS), ("scoreboard-gateway", LEADERBOARD_CHANGES)):
-        (acl,) = users[name]["spec"]["authorization"]["acls"]
-        assert acl["resource"] == {"type": "topic", "name": topic, "patternType": "literal"}, name
+    for name, topics in (("scoreboard-api", {ACTIONS, LEADERBOARD_CHANGES}),
+                         ("scoreboard-gateway", {LEADERBOARD_CHANGES})):
+        acls = users[name]["spec"]["authorization"]["acls"]
+        assert {(a["resource"]["type"], a["resource"]["patternType"]) for a in acls} == {("topic", "literal")}, name
+        assert {a["resource"]["name"] for a in acls} == topics, name
 
 
 def test_k8s_acls_let_the_worker_run_its_faust_group_and_internal_topics(k8s: Manifests) -> None:
@@ -831,7 +834,7 @@ def test_k8s_redis_url_carries_a_password(k8s: Manifests) -> None:
 
 def test_k8s_roles_get_only_their_signing_keys_from_their_own_secret(k8s: Manifests) -> None:
     """Signing keys come per container from the scoreboard-signing Secret, never through envFrom:
-    api the event key, gateway the change key, workers both, provision init containers none."""
+    api and workers both keys, gateway the change key, provision init containers none."""
     secrets = _objects(k8s, "Secret")
     signing = secrets["scoreboard-signing"]["stringData"]
     assert set(signing) == SIGNING_KEYS["worker"]
@@ -1047,7 +1050,7 @@ def test_compose_kafka_acls_grant_exactly_what_the_k8s_kafka_users_grant(
     compose: Compose, k8s: Manifests,
 ) -> None:
     """kafka-setup's kafka-acls.sh lines and deploy/k8s/users.yaml give every role the same
-    (resource, operation) pairs, no more, no less: only the api writes actions, only workers
+    (resource, operation) pairs, no more, no less: only the api and workers write actions, only workers
     write the change topics, the gateway only reads leaderboard changes, provision only creates."""
     compose_grants, k8s_grants = _compose_grants(compose), _k8s_grants(k8s)
     assert set(compose_grants) == set(k8s_grants) == {*ROLE_PORTS, "provision"}
@@ -1056,11 +1059,12 @@ def test_compose_kafka_acls_grant_exactly_what_the_k8s_kafka_users_grant(
             role, "only in compose:", compose_grants[role] - k8s_grants[role],
             "only in k8s:", k8s_grants[role] - compose_grants[role])
     writers = {role for role, grants in compose_grants.items() if ("topic", ACTIONS, "literal", "Write") in grants}
-    assert writers == {"api"}
+    assert writers == {"api", "worker"}
     for topic in (SCORE_CHANGES, LEADERBOARD_CHANGES, REJECTED):
         assert {role for role, grants in compose_grants.items()
                 if ("topic", topic, "literal", "Write") in grants} == {"worker"}, topic
     assert {entry[1] for entry in compose_grants["gateway"]} == {LEADERBOARD_CHANGES}
+    assert ("topic", LEADERBOARD_CHANGES, "literal", "Read") in compose_grants["api"]
 
 
 def test_compose_env_example_lists_every_required_variable(compose: Compose) -> None:

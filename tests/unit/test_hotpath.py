@@ -152,6 +152,13 @@ ALLOWED: dict[str, Callable[[str], list[Probe]]] = {
         Probe("POST", path, ADMIN | KEY | JSON, b'{"delta": 0, "reason": "r"}')],
     "/v1/admin/users/{user_id}/ban": admin_command,
     "/v1/admin/users/{user_id}/unban": admin_command,
+    "/v1/admin/users/{user_id}/flag": admin_command,
+    "/v1/admin/reviews": lambda path: reads(path) + [Probe("GET", path, USER), Probe("GET", path + "?status=x", ADMIN)],
+    "/v1/admin/reviews/{user_id}/decision": lambda path: admin_command(path) + [
+        Probe("POST", path, ADMIN | JSON, b'{"decision": "maybe"}'),
+        Probe("POST", path, ADMIN | JSON, b'{"decision": "reject"}')],
+    "/v1/admin/purges": lambda path: anonymous(path) + [Probe("POST", path, USER)] + bad_bodies(path, ADMIN) + [
+        Probe("POST", path, ADMIN | JSON, b'{"action_id": "win-match", "from": "x", "until": "y", "reason": "r"}')],
     "/v1/schemas": lambda path: reads(path) + [Probe("GET", path, {"If-None-Match": "*"})],
     "/v1/schemas/{fingerprint}": lambda path: reads(path) + reads("/v1/schemas/d1b4c22d5b303919")
     + reads("/v1/schemas/0000000000000000"),

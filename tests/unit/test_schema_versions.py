@@ -29,6 +29,12 @@ RELEASED: dict[tuple[str, int], tuple[str, str]] = {
     ("ScoreChanged", 1): ("9b3088e8dc893920", "19780fd32ba07d720e00c75edc4cf220c83c8476a7ceea67a6321a860aac1869"),
     ("UserBanned", 1): ("64269a4c451de7cb", "5b4a72f30e9554091e51081748e758e9c2d2d0ef0770fead008fbd538faffe33"),
     ("UserUnbanned", 1): ("70ac283a299e05e2", "4cb5f1e600bba92060f516278a35933a65ea29ccf605f7b15af84167968e9559"),
+    # Issue 14: detection evidence in ActionCompleted, and the moderation events.
+    ("ActionCompleted", 2): ("009fbdd051d5c97a", "fba779f17ce11f2a8bc3e3240a41ef175d8a2215e06a76ab50d8c29a5a5568ba"),
+    ("ActionsPurged", 1): ("c33a1efa4c4f240b", "6335b668ad00f50aa1f8f791d8282a02575e608dc9a7b39fe67a51650223987c"),
+    ("PointsHeld", 1): ("cff40b8c11e7fb5a", "faea67166509f23b19c691c88b7db7370465e461bbd83bc2c85017249b72b4be"),
+    ("ReviewDecided", 1): ("1f20cd6c19db835c", "0bc37ed80388435af598d330806af274a66d813494f4a51295ca4ad5c6921ff8"),
+    ("UserFlagged", 1): ("253f26333113ac4a", "854a10e09d92ab69a26ac24199ae61cd8d769f972ded397ff0afc64fc9459936"),
 }
 KEPT = [(kept.name, kept.version) for name in schemas.schema_names() for kept in schemas.versions(name)]
 

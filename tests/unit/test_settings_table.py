@@ -17,6 +17,7 @@ EMPTY = "(empty)"
 # A valid value other than the default, for the fields that are validated beyond their type.
 SAMPLES: dict[str, str] = {
     "database_url": "postgresql://u@db/scores", "redis_url": "rediss://cache:6380/1", "api_url": "https://api.test",
+    "public_api_url": "https://public-api.test",
     "jwks_url": "https://idp.test/jwks", "otlp_endpoint": "http://collector:4318", "trusted_proxies": "10.0.0.0/8,::1",
 }
 

@@ -1,0 +1,44 @@
+"""uvicorn's WebSocket protocol (the sans-I/O ``websockets`` one), plus a way for the push endpoint to
+write ready-made frames to the socket: the ASGI scope's extension ``RAW_FRAMES`` holds the connection.
+
+Everything else (handshake, inbound frames and their size limit, ping/pong, keepalive, close) stays
+uvicorn's. A frame written this way must be a whole server frame (unmasked, not compressed: RFC 7692
+lets a server send any message uncompressed); writes are whole frames on one event loop, so they
+never interleave with the library's own.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.http11 import Request
+from websockets.protocol import State
+
+RAW_FRAMES = "scoreboard.raw_frames"
+"""The scope extension: ``{"socket": <RawFrameSocket>}``."""
+
+
+class RawFrameSocket(Protocol):
+    def frames_writable(self) -> bool:
+        """Open, accepted, not closing, and the write buffer under its high-water mark."""
+        ...
+
+    def write_frame(self, frame: bytes) -> None:
+        """Write a whole server frame; only when ``frames_writable()``."""
+        ...
+
+
+class PushWebSocketProtocol(WebSocketsSansIOProtocol):
+    def handle_connect(self, event: Request) -> None:
+        super().handle_connect(event)
+        scope = getattr(self, "scope", None)  # absent when the handshake was refused
+        if scope is not None:
+            scope["extensions"][RAW_FRAMES] = {"socket": self}
+
+    def frames_writable(self) -> bool:
+        return (self.handshake_complete and not self.close_sent and not self.disconnected
+                and self.writable.is_set() and self.conn.state is State.OPEN and not self.transport.is_closing())
+
+    def write_frame(self, frame: bytes) -> None:
+        self.transport.write(frame)

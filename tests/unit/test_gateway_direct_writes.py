@@ -1,0 +1,146 @@
+"""Updates the hub writes to a connection's socket itself: one shared encoded frame per version,
+once per loop turn, only while the connection's task is idle and the socket drains; otherwise the
+task sends the newest state, so order, conflation and heartbeats stay as they were."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from gateway.hub import BoardState, Hub, websocket_text_frame
+from gateway.stream import BoardStream, Push
+from scoreboard.domain.clock import to_micros
+from testkit.subscribers import OP_TEXT, parse_frames
+from tests.support.gateway_fakes import FakeClock
+
+NOV_27 = to_micros(datetime(2026, 11, 27, 12, tzinfo=UTC))
+
+
+def state(version: int, board: str = "global") -> BoardState:
+    return BoardState(board, version, ((1, "alice", version),))
+
+
+@dataclass
+class Sink:
+    open: bool = True
+    written: list[BoardState] = field(default_factory=list)
+
+    def writable(self) -> bool:
+        return self.open
+
+    def send_update(self, state: BoardState) -> None:
+        self.written.append(state)
+
+
+async def started(hub: Hub, sink: Sink, heartbeat_s: float = 5) -> tuple[BoardStream, asyncio.Task[Push]]:
+    """A stream past its snapshot, its task waiting for the next frame."""
+    stream = BoardStream(hub, "global", FakeClock(NOV_27), heartbeat_s=heartbeat_s, sink=sink)
+    assert (await stream.next()).kind == "snapshot"
+    waiting: asyncio.Task[Push] = asyncio.create_task(stream.next())
+    await asyncio.sleep(0)  # one loop turn: the task is now waiting inside next()
+    return stream, waiting
+
+
+def test_updates_published_in_one_loop_turn_reach_an_idle_connection_as_one_write_of_the_newest() -> None:
+    """Three versions in one turn: one write, of v4; the connection's task is not woken."""
+    async def scenario() -> tuple[list[int], bool, int]:
+        hub = Hub()
+        hub.publish(state(1))
+        sink = Sink()
+        stream, waiting = await started(hub, sink)
+        for version in (2, 3, 4):
+            hub.publish(state(version))
+        await asyncio.sleep(0)  # the hub's flush runs at the end of this turn
+        await asyncio.sleep(0)
+        woken = waiting.done()
+        waiting.cancel()
+        return [s.version for s in sink.written], woken, stream.sent_version
+
+    assert asyncio.run(scenario()) == ([4], False, 4)
+
+
+def test_a_socket_that_does_not_drain_leaves_the_newest_state_to_the_connections_task() -> None:
+    """Not writable: nothing is written; the task gets v3 (not v2, not a backlog)."""
+    async def scenario() -> tuple[list[int], str, int]:
+        hub = Hub()
+        hub.publish(state(1))
+        sink = Sink(open=False)
+        _, waiting = await started(hub, sink)
+        hub.publish(state(2))
+        hub.publish(state(3))
+        push = await asyncio.wait_for(waiting, 2)
+        assert push.state is not None
+        return [s.version for s in sink.written], push.kind, push.state.version
+
+    assert asyncio.run(scenario()) == ([], "update", 3)
+
+
+def test_the_snapshot_is_never_written_by_the_hub_but_sent_by_the_task() -> None:
+    """Before its first frame a connection takes nothing from the hub: the snapshot comes first."""
+    async def scenario() -> tuple[list[int], str, int]:
+        hub = Hub()
+        sink = Sink()
+        stream = BoardStream(hub, "global", FakeClock(NOV_27), heartbeat_s=5, last_seen=0, sink=sink)
+        waiting = asyncio.create_task(stream.next())
+        await asyncio.sleep(0)
+        hub.publish(state(1))
+        push = await asyncio.wait_for(waiting, 2)
+        assert push.state is not None
+        return [s.version for s in sink.written], push.kind, push.state.version
+
+    assert asyncio.run(scenario()) == ([], "snapshot", 1)
+
+
+def test_a_closed_subscription_gets_no_write_even_when_offered_in_the_same_turn() -> None:
+    """Unsubscribing (close, or a rollover to the next window) stops the hub's writes at once."""
+    async def scenario() -> list[int]:
+        hub = Hub()
+        hub.publish(state(1))
+        sink = Sink()
+        stream, waiting = await started(hub, sink)
+        hub.publish(state(2))
+        stream.close()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        waiting.cancel()
+        return [s.version for s in sink.written]
+
+    assert asyncio.run(scenario()) == []
+
+
+def test_no_heartbeat_follows_an_update_the_hub_wrote_until_a_full_heartbeat_interval_after_it() -> None:
+    """The heartbeat counts from the last frame, whoever wrote it."""
+    async def scenario() -> tuple[str, float]:
+        hub = Hub()
+        hub.publish(state(1))
+        sink = Sink()
+        _, waiting = await started(hub, sink, heartbeat_s=0.3)
+        done, _ = await asyncio.wait({waiting}, timeout=0.15)  # half the interval passes quietly
+        assert not done
+        hub.publish(state(2))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert [s.version for s in sink.written] == [2]
+        written = time.monotonic()
+        push = await asyncio.wait_for(waiting, 5)
+        return push.kind, time.monotonic() - written
+
+    kind, after_s = asyncio.run(scenario())
+    assert kind == "heartbeat"
+    assert after_s >= 0.29
+
+
+def test_the_shared_websocket_frame_is_the_json_text_in_one_unmasked_text_frame_of_any_length() -> None:
+    """7-bit, 16-bit and 64-bit payload lengths decode back to the same text."""
+    for size in (10, 125, 126, 4000, 65535, 65536, 70000):
+        payload = b"x" * size
+        buffer = bytearray(websocket_text_frame(payload))
+        assert parse_frames(buffer) == [(OP_TEXT, payload)]
+        assert not buffer
+    frame = state(7).websocket_frame("update")
+    (opcode, text), = parse_frames(bytearray(frame))
+    assert opcode == OP_TEXT and json.loads(text) == state(7).frame("update")
+    assert state(7).websocket_frame("update") is frame  # built once, shared
