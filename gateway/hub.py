@@ -112,6 +112,8 @@ class Subscription:
         self._schedule = schedule
         self._idle = False  # the connection's task waits in next() and lets the hub write updates
         self._scheduled = False
+        self.waiting = False
+        """The connection's task is waiting in ``next`` (for tests and diagnostics)."""
 
     def offer(self, state: BoardState) -> None:
         if state.version <= self.sent_version:
@@ -152,12 +154,13 @@ class Subscription:
         client has its snapshot), newer states meanwhile go straight to the sink while it drains."""
         while True:
             self._idle = hand_off and self._sink is not None
+            self.waiting = True
             try:
                 await asyncio.wait_for(self._ready.wait(), timeout_s)
             except TimeoutError:
                 return None
             finally:
-                self._idle = False
+                self._idle = self.waiting = False
             self._ready.clear()
             state, self._pending = self._pending, None
             if state is not None and state.version > self.sent_version:

@@ -51,6 +51,11 @@ class BoardStream:
     def sent_version(self) -> int:
         return self._subscription.sent_version
 
+    @property
+    def waiting(self) -> bool:
+        """The task is waiting in ``next`` for a newer state (or its heartbeat)."""
+        return self._subscription.waiting
+
     def resume(self, version: int) -> None:
         """The client holds ``version``: never send it that or older; the current state follows if newer."""
         self._subscription.sent_version = max(self._subscription.sent_version, version)

@@ -36,3 +36,12 @@ async def wait_until_async(check: Callable[[], Awaitable[T | None]], timeout_s: 
             return last
         await asyncio.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}; last value: {last!r}")
+
+
+async def until_on_loop(check: Callable[[], T | None], timeout_s: float = 5.0, interval_s: float = 0.001,
+                        what: str = "condition") -> T:
+    """``wait_until`` for a plain check of state the event loop changes: the other tasks run between polls."""
+    async def checked() -> T | None:
+        return check()
+
+    return await wait_until_async(checked, timeout_s, interval_s, what)

@@ -14,9 +14,12 @@ from gateway.hub import BoardState, Hub, websocket_text_frame
 from gateway.stream import BoardStream, Push
 from scoreboard.domain.clock import to_micros
 from testkit.subscribers import OP_TEXT, parse_frames
+from testkit.waits import until_on_loop
 from tests.support.gateway_fakes import FakeClock
 
 NOV_27 = to_micros(datetime(2026, 11, 27, 12, tzinfo=UTC))
+HEARTBEAT_S = 1.2
+"""Long enough that a loaded machine cannot delay the test past the heartbeat before it publishes."""
 
 
 def state(version: int, board: str = "global") -> BoardState:
@@ -40,7 +43,7 @@ async def started(hub: Hub, sink: Sink, heartbeat_s: float = 5) -> tuple[BoardSt
     stream = BoardStream(hub, "global", FakeClock(NOV_27), heartbeat_s=heartbeat_s, sink=sink)
     assert (await stream.next()).kind == "snapshot"
     waiting: asyncio.Task[Push] = asyncio.create_task(stream.next())
-    await asyncio.sleep(0)  # one loop turn: the task is now waiting inside next()
+    await until_on_loop(lambda: stream.waiting, what="the task waits inside next()")
     return stream, waiting
 
 
@@ -53,8 +56,7 @@ def test_updates_published_in_one_loop_turn_reach_an_idle_connection_as_one_writ
         stream, waiting = await started(hub, sink)
         for version in (2, 3, 4):
             hub.publish(state(version))
-        await asyncio.sleep(0)  # the hub's flush runs at the end of this turn
-        await asyncio.sleep(0)
+        await until_on_loop(lambda: sink.written, what="the hub's write")
         woken = waiting.done()
         waiting.cancel()
         return [s.version for s in sink.written], woken, stream.sent_version
@@ -85,7 +87,7 @@ def test_the_snapshot_is_never_written_by_the_hub_but_sent_by_the_task() -> None
         sink = Sink()
         stream = BoardStream(hub, "global", FakeClock(NOV_27), heartbeat_s=5, last_seen=0, sink=sink)
         waiting = asyncio.create_task(stream.next())
-        await asyncio.sleep(0)
+        await until_on_loop(lambda: stream.waiting, what="the task waits for its snapshot")
         hub.publish(state(1))
         push = await asyncio.wait_for(waiting, 2)
         assert push.state is not None
@@ -99,13 +101,14 @@ def test_a_closed_subscription_gets_no_write_even_when_offered_in_the_same_turn(
     async def scenario() -> list[int]:
         hub = Hub()
         hub.publish(state(1))
-        sink = Sink()
+        sink, witness = Sink(), Sink()
         stream, waiting = await started(hub, sink)
+        _, watching = await started(hub, witness)  # written in the same pass as the closed one would be
         hub.publish(state(2))
         stream.close()
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        await until_on_loop(lambda: witness.written, what="the hub's write pass")
         waiting.cancel()
+        watching.cancel()
         return [s.version for s in sink.written]
 
     assert asyncio.run(scenario()) == []
@@ -117,12 +120,11 @@ def test_no_heartbeat_follows_an_update_the_hub_wrote_until_a_full_heartbeat_int
         hub = Hub()
         hub.publish(state(1))
         sink = Sink()
-        _, waiting = await started(hub, sink, heartbeat_s=0.3)
-        done, _ = await asyncio.wait({waiting}, timeout=0.15)  # half the interval passes quietly
+        _, waiting = await started(hub, sink, heartbeat_s=HEARTBEAT_S)
+        done, _ = await asyncio.wait({waiting}, timeout=HEARTBEAT_S / 4)  # a quarter of the interval passes quietly
         assert not done
         hub.publish(state(2))
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        await until_on_loop(lambda: sink.written, what="the hub's write")
         assert [s.version for s in sink.written] == [2]
         written = time.monotonic()
         push = await asyncio.wait_for(waiting, 5)
@@ -130,7 +132,7 @@ def test_no_heartbeat_follows_an_update_the_hub_wrote_until_a_full_heartbeat_int
 
     kind, after_s = asyncio.run(scenario())
     assert kind == "heartbeat"
-    assert after_s >= 0.29
+    assert after_s >= HEARTBEAT_S - 0.01  # counted from the hub's write, not from when the task began
 
 
 def test_the_shared_websocket_frame_is_the_json_text_in_one_unmasked_text_frame_of_any_length() -> None:
