@@ -47,11 +47,17 @@ def visible_latencies(acks: Sequence[Ack], frames: Sequence[Frame]) -> tuple[lis
     A frame can arrive a hair before the poster has read its own 2xx (same process, two sockets);
     that is counted as 0 ms.
     """
+    matches, missing = match_acks(acks, frames)
+    return [max(0.0, (frame.at - ack.at) * 1000) for ack, frame in matches], missing
+
+
+def match_acks(acks: Sequence[Ack], frames: Sequence[Frame]) -> tuple[list[tuple[Ack, Frame]], int]:
+    """Each ack paired with the first frame (by arrival) showing it, and how many acks no frame showed."""
     pending: dict[str, list[Ack]] = {}
     for ack in sorted(acks, key=lambda a: a.expected_score):
         pending.setdefault(ack.user, []).append(ack)
     position = dict.fromkeys(pending, 0)
-    latencies: list[float] = []
+    matches: list[tuple[Ack, Frame]] = []
     for frame in sorted(frames, key=lambda f: f.at):
         for user, score in frame.scores.items():
             queue = pending.get(user)
@@ -59,8 +65,23 @@ def visible_latencies(acks: Sequence[Ack], frames: Sequence[Frame]) -> tuple[lis
                 continue
             index = position[user]
             while index < len(queue) and queue[index].expected_score <= score:
-                latencies.append(max(0.0, (frame.at - queue[index].at) * 1000))
+                matches.append((queue[index], frame))
                 index += 1
             position[user] = index
     missing = sum(len(queue) - position[user] for user, queue in pending.items())
-    return latencies, missing
+    return matches, missing
+
+
+def stage_latencies(matches: Iterable[tuple[Ack, Frame]]) -> tuple[list[float], list[float]]:
+    """Each matched ack's latency split at the board version of its frame, which the worker sets to the
+    wall-clock microsecond of the batch that changed the top N (``projections.ranking``): milliseconds
+    from the ack to that change (consume, batching, waiting for the batch before), and from the change
+    to the frame (ledger, Redis, publish, gateway). Negative parts (clock steps, a version bumped past
+    the clock) count as 0."""
+    to_change: list[float] = []
+    to_frame: list[float] = []
+    for ack, frame in matches:
+        changed = frame.version / 1_000_000
+        to_change.append(max(0.0, (changed - ack.at) * 1000))
+        to_frame.append(max(0.0, (frame.at - changed) * 1000))
+    return to_change, to_frame

@@ -48,7 +48,8 @@ def render(results: dict[str, Any], plot: str | None = "img/bench-latency.png") 
                          f"{_num(row.get('p99_ms'), 2)} | {_num(row.get('p999_ms'), 2)} | "
                          f"{_num(row.get('errors', 0))} |")
     for row in results.get("fanout", []):
-        lines.append(f"| fanout, {_num(row.get('clients'))} clients + 1 stalled (last client) | "
+        processes = f", {_num(row['gateway_processes'])} gateway processes" if row.get("gateway_processes") else ""
+        lines.append(f"| fanout, {_num(row.get('clients'))} clients + 1 stalled (last client){processes} | "
                      f"{_num(row.get('updates'))} updates | {_num(row.get('p50_ms'), 2)} | "
                      f"{_num(row.get('p99_ms'), 2)} | – | {_num(row.get('missed_frames'))} missed |")
     rebuild = results.get("rebuild")
@@ -92,17 +93,28 @@ def _details(results: dict[str, Any]) -> list[str]:
             lines.append(f"- read, {key}: {_num(row.get('requests'))} requests in {_num(row.get('seconds'), 1)} s "
                          f"on a board of {_num(read.get('users'))} users; CPU: server "
                          f"{_num(row.get('server_cpu_s'), 1)} s, wrk {_num(row.get('generator_cpu_s'), 1)} s.")
-    e2e = results.get("e2e")
-    if e2e:
-        lines.append(f"- e2e: {_num(e2e.get('actions'))} actions acknowledged at {_num(e2e.get('achieved_rate'))}/s "
-                     f"achieved; {_num(e2e.get('not_shown'))} never shown.")
+    for key in ("e2e", "e2e_1000"):
+        e2e = results.get(key)
+        if e2e:
+            stages = e2e.get("stages", {})
+            split = "".join(f"; {label} p50 {_num(stages[part].get('p50_ms'), 1)} ms, p99 "
+                            f"{_num(stages[part].get('p99_ms'), 1)} ms"
+                            for part, label in (("ack_to_change", "ack to the worker's change"),
+                                                ("change_to_frame", "change to the frame"))
+                            if part in stages)
+            lines.append(f"- {key}: {_num(e2e.get('actions'))} actions acknowledged at "
+                         f"{_num(e2e.get('achieved_rate'))}/s achieved; "
+                         f"{_num(e2e.get('not_shown'))} never shown{split}.")
     for row in results.get("fanout", []):
         every = row.get("all_clients", {})
         lines.append(f"- fanout {_num(row.get('clients'))}: from the POST's ack, last client p50 "
                      f"{_num(row.get('from_ack_p50_ms'), 1)} ms, p99 {_num(row.get('from_ack_p99_ms'), 1)} ms; every "
                      f"client from the change: p50 {_num(every.get('p50_ms'), 1)} ms, "
                      f"p99 {_num(every.get('p99_ms'), 1)} ms; "
-                     f"{_num(row.get('closed_clients'))} healthy clients closed.")
+                     f"{_num(row.get('closed_clients'))} healthy clients closed"
+                     + (f"; kernel arrival p99 {_num(row['arrival_p99_ms'], 1)} ms" if "arrival_p99_ms" in row else "")
+                     + (f"; {_num(row['out_of_order_frames'])} frames out of order"
+                        if "out_of_order_frames" in row else "") + ".")
     rebuild = results.get("rebuild")
     if rebuild:
         note = f" Reduced: {rebuild['reduced_because']}." if rebuild.get("reduced_because") else ""

@@ -205,14 +205,29 @@ class Hub:
         """One pass per loop turn over the subscriptions offered a state since the last one."""
         due, self._due = self._due, []
         now = time.monotonic()
-        written: dict[int, tuple[BoardState, int]] = {}  # by id(): no hashing of the entries
+        # Counted per run of the same state (a pass writes one state per board, so runs are long):
+        # nothing per socket but an identity test, no hashing of the entries.
+        written: list[tuple[BoardState, int]] = []
+        last: BoardState | None = None
+        count = 0
         for subscription in due:
             state = subscription.flush(now)
-            if state is not None:
-                written[id(state)] = (state, written[id(state)][1] + 1 if id(state) in written else 1)
+            if state is None:
+                continue
+            if state is not last:
+                if last is not None:
+                    written.append((last, count))
+                last, count = state, 0
+            count += 1
+        if last is not None:
+            written.append((last, count))
         if self.on_written is not None:
-            for state, count in written.values():
-                self.on_written(state, count)
+            totals: dict[int, tuple[BoardState, int]] = {}  # by id(): no hashing of the entries
+            for state, run in written:
+                total = totals.get(id(state))
+                totals[id(state)] = (state, run + (total[1] if total is not None else 0))
+            for state, total_count in totals.values():
+                self.on_written(state, total_count)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         subscribers = self._subscribers.get(subscription.board)

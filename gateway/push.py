@@ -101,7 +101,7 @@ class SocketSink:
 
     def __init__(self, socket: RawFrameSocket) -> None:
         self.writable = socket.frames_writable
-        self._write = socket.write_frame
+        self._write = socket.frame_writer()
 
     def send_update(self, state: BoardState) -> None:
         self._write(state.update_frame)

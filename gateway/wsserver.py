@@ -9,6 +9,7 @@ never interleave with the library's own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -28,17 +29,41 @@ class RawFrameSocket(Protocol):
         """Write a whole server frame; only when ``frames_writable()``."""
         ...
 
+    def frame_writer(self) -> Callable[[bytes], None]:
+        """``write_frame`` without the Python call in between (the transport's own ``write``), for the
+        hub's write pass over thousands of sockets; the same rule: only when ``frames_writable()``."""
+        ...
+
 
 class PushWebSocketProtocol(WebSocketsSansIOProtocol):
+    # uvicorn pauses and resumes through ``self.writable`` (an asyncio.Event); the flag mirrors it so
+    # that the per-socket check of the hub's write pass reads a plain attribute
+    writes_paused = False
+
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         scope = getattr(self, "scope", None)  # absent when the handshake was refused
         if scope is not None:
             scope["extensions"][RAW_FRAMES] = {"socket": self}
 
+    def pause_writing(self) -> None:
+        self.writes_paused = True
+        super().pause_writing()
+
+    def resume_writing(self) -> None:
+        self.writes_paused = False
+        super().resume_writing()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.writes_paused = False  # as uvicorn sets ``writable``; ``disconnected`` stops the writes
+        super().connection_lost(exc)
+
     def frames_writable(self) -> bool:
-        return (self.handshake_complete and not self.close_sent and not self.disconnected
-                and self.writable.is_set() and self.conn.state is State.OPEN and not self.transport.is_closing())
+        return (self.handshake_complete and not self.close_sent and not self.disconnected and not self.writes_paused
+                and self.conn.state is State.OPEN and not self.transport.is_closing())
 
     def write_frame(self, frame: bytes) -> None:
         self.transport.write(frame)
+
+    def frame_writer(self) -> Callable[[bytes], None]:
+        return self.transport.write

@@ -18,7 +18,7 @@ import json
 import re
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 
 from redis.exceptions import RedisError
@@ -117,7 +117,7 @@ class IdempotencyStore:
         """Mark the key done, without waiting for Redis: the answer does not depend on it. Until it
         lands, a retry finds the pending lease and waits for it; if it never lands, the lease runs out
         and a retry produces the same event again, which the ledger counts once."""
-        future = self._calls.execute("SET", self._key(user_id, key), _dump(replace(record, acknowledged=True)),
+        future = self._calls.execute("SET", self._key(user_id, key), _dump(record, acknowledged=True),
                                      "EX", TTL_SECONDS)
         future.add_done_callback(_retrieve)
 
@@ -135,9 +135,9 @@ def _retrieve(future: asyncio.Future[object]) -> None:
         future.exception()
 
 
-def _dump(record: Remembered) -> str:
+def _dump(record: Remembered, *, acknowledged: bool = False) -> str:
     return json.dumps({"event_id": record.event_id, "action_id": record.action_id, "points": record.points,
-                       "fp": record.fingerprint, "ack": record.acknowledged})
+                       "fp": record.fingerprint, "ack": acknowledged or record.acknowledged})
 
 
 def _load(raw: bytes | str) -> Remembered:

@@ -9,6 +9,7 @@ it with each batch: an action can be followed from the client's header to the wo
 
 from __future__ import annotations
 
+import itertools
 import secrets
 
 from starlette.requests import Request
@@ -20,9 +21,19 @@ from scoreboard.runtime.logs import bind_request_id
 HEADER = b"x-request-id"
 
 
+_PROCESS = secrets.token_hex(8)
+_SEQUENCE = itertools.count(secrets.randbelow(1 << 32))
+
+
+def new_request_id() -> str:
+    """32 hex digits: a random prefix drawn once per process and a counter, so ids are unique across
+    processes without a system call per request (an id names a request; it is not a secret)."""
+    return f"{_PROCESS}{next(_SEQUENCE) & 0xFFFF_FFFF_FFFF_FFFF:016x}"
+
+
 def choose_request_id(given: str) -> str:
-    """The client's id if it has the key format, else a new random one."""
-    return given if KEY_FORMAT.match(given) else secrets.token_hex(16)
+    """The client's id if it has the key format, else a new one."""
+    return given if given and KEY_FORMAT.match(given) else new_request_id()
 
 
 def request_id_of(request: Request) -> str:

@@ -15,7 +15,8 @@ from projections.review_store import (
     load_purge_matches,
     load_replayed_moderation,
     load_reviewed_entries,
-    load_reviews,
+    reviews_of_rows,
+    reviews_query,
     write_moderation,
 )
 from scoreboard.domain.boards import boards_for
@@ -102,57 +103,83 @@ class Ledger:
         return applied
 
     async def _load(self, conn: AsyncConnection, batch: Sequence[Positioned]) -> Known:
+        """Everything the batch is judged against, its rows locked. Without a purge in the batch, no read
+        depends on another's answer: they go to Postgres in one pipeline, one round trip, executed in
+        the same order (so the same lock order) as one after another."""
         partitions = sorted({p.partition for p in batch})
-        await conn.execute(
-            "INSERT INTO log_positions (kafka_partition, next_offset) SELECT p, 0 FROM unnest(%s::int[]) p"
-            " ON CONFLICT DO NOTHING", (partitions,))
-        cur = await conn.execute(
-            "SELECT kafka_partition, next_offset FROM log_positions WHERE kafka_partition = ANY(%s)"
-            " ORDER BY kafka_partition FOR UPDATE", (partitions,))
-        next_offsets = {row[0]: row[1] for row in await cur.fetchall()}
         scored = [p.event for p in batch if isinstance(p.event, (ActionCompleted, ScoreAdjusted))]
-        cur = await conn.execute(
-            f"SELECT {ENTRY_COLUMNS} FROM ledger"
-            " WHERE (user_id, nonce) IN (SELECT * FROM unnest(%b::text[], %b::text[]))",
-            ([e.user_id for e in scored], [ledger_nonce(e) for e in scored]))
-        entries = {(row[1], row[2]): LedgerEntry(*row) for row in await cur.fetchall()}
         keys, whole_users = keys_needed(batch, self._judge)
-        purges = [p for p in batch
-                  if isinstance(p.event, ActionsPurged) and p.offset >= next_offsets.get(p.partition, 0)]
-        purge_matches = await load_purge_matches(conn, purges, ENTRY_COLUMNS) if purges else {}
-        for matched in purge_matches.values():
-            keys.update((board, e.user_id) for e in matched for board in boards_for(e.occurred_at_us))
-        standings = await self._standings(conn, keys, whole_users, lock=True)
         users = sorted({p.event.user_id for p in batch})
-        cur = await conn.execute(
-            "SELECT user_id, banned, event_id, changed_at_us, reason FROM user_status WHERE user_id = ANY(%b::text[])",
-            (users,))
-        statuses = {row[0]: UserStatus(*row[1:]) for row in await cur.fetchall()}
+        counters = sorted(usage_needed(batch, self._judge)) if self._judge is not None else []
+        has_purges = any(isinstance(p.event, ActionsPurged) for p in batch)
+        async with conn.pipeline():
+            await conn.execute(
+                "INSERT INTO log_positions (kafka_partition, next_offset) SELECT p, 0 FROM unnest(%s::int[]) p"
+                " ON CONFLICT DO NOTHING", (partitions,))
+            positions = await conn.execute(
+                "SELECT kafka_partition, next_offset FROM log_positions WHERE kafka_partition = ANY(%s)"
+                " ORDER BY kafka_partition FOR UPDATE", (partitions,))
+            ledger = await conn.execute(
+                f"SELECT {ENTRY_COLUMNS} FROM ledger"
+                " WHERE (user_id, nonce) IN (SELECT * FROM unnest(%b::text[], %b::text[]))",
+                ([e.user_id for e in scored], [ledger_nonce(e) for e in scored]))
+            if not has_purges:
+                rest = await self._issue_rest(conn, keys, whole_users, users, counters)
+        next_offsets = {row[0]: row[1] for row in await positions.fetchall()}
+        entries = {(row[1], row[2]): LedgerEntry(*row) for row in await ledger.fetchall()}
+        purge_matches: dict[tuple[int, str], list[LedgerEntry]] = {}
+        if has_purges:
+            purges = [p for p in batch
+                      if isinstance(p.event, ActionsPurged) and p.offset >= next_offsets.get(p.partition, 0)]
+            purge_matches = await load_purge_matches(conn, purges, ENTRY_COLUMNS) if purges else {}
+            for matched in purge_matches.values():
+                keys.update((board, e.user_id) for e in matched for board in boards_for(e.occurred_at_us))
+            async with conn.pipeline():
+                rest = await self._issue_rest(conn, keys, whole_users, users, counters)
+        standings_cur, statuses_cur, usage_cur, reviews_cur, profiles_cur = rest
+        standings = ({(row[0], row[1]): Standing(*row[2:]) for row in await standings_cur.fetchall()}
+                     if standings_cur is not None else {})
+        statuses = {row[0]: UserStatus(*row[1:]) for row in await statuses_cur.fetchall()}
         boards_of_user: dict[str, set[str]] = {}
         for board, user in standings:
             if user in whole_users:
                 boards_of_user.setdefault(user, set()).add(board)
         usage: dict[UsageKey, Usage] = {}
-        if self._judge is not None:
-            counters = sorted(usage_needed(batch, self._judge))
-            if counters:
-                cur = await conn.execute(
-                    "SELECT user_id, counter, time_window, amount FROM usage_counters"
-                    " WHERE (user_id, counter) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
-                    " ORDER BY user_id, counter FOR UPDATE",
-                    ([u for u, _ in counters], [c for _, c in counters]))
-                usage = {(row[0], row[1]): Usage(row[2], row[3]) for row in await cur.fetchall()}
-        reviews = await load_reviews(conn, users)
+        if usage_cur is not None:
+            usage = {(row[0], row[1]): Usage(row[2], row[3]) for row in await usage_cur.fetchall()}
+        reviews = reviews_of_rows(await reviews_cur.fetchall()) if reviews_cur is not None else {}
         since = reviewed_since(batch, reviews)
         reviewed = await load_reviewed_entries(conn, sorted(since), since, ENTRY_COLUMNS) if since else {}
         first_seen: dict[str, int] = {}
-        if self._detectors is not None:
-            cur = await conn.execute("SELECT user_id, first_seen_us FROM user_profiles WHERE user_id = ANY(%b::text[])",
-                                     (users,))
-            first_seen = {row[0]: row[1] for row in await cur.fetchall()}
+        if profiles_cur is not None:
+            first_seen = {row[0]: row[1] for row in await profiles_cur.fetchall()}
         return Known(next_offsets, entries, standings, statuses,
                      {u: frozenset(b) for u, b in boards_of_user.items()}, usage, reviews, first_seen, reviewed,
                      purge_matches)
+
+    async def _issue_rest(self, conn: AsyncConnection, keys: Iterable[BoardUser], whole_users: Iterable[str],
+                          users: list[str], counters: list[UsageKey]) -> tuple[
+            AsyncCursor[Any] | None, AsyncCursor[Any], AsyncCursor[Any] | None, AsyncCursor[Any] | None,
+            AsyncCursor[Any] | None]:
+        """Send the reads of ``_load`` after the purges (standings, statuses, usage, reviews, profiles),
+        in that order, without waiting for their answers (the caller is in pipeline mode)."""
+        standings = await self._issue_standings(conn, keys, whole_users, lock=True)
+        statuses = await conn.execute(
+            "SELECT user_id, banned, event_id, changed_at_us, reason FROM user_status WHERE user_id = ANY(%b::text[])",
+            (users,))
+        usage = None
+        if counters:
+            usage = await conn.execute(
+                "SELECT user_id, counter, time_window, amount FROM usage_counters"
+                " WHERE (user_id, counter) IN (SELECT * FROM unnest(%b::text[], %b::text[]))"
+                " ORDER BY user_id, counter FOR UPDATE",
+                ([u for u, _ in counters], [c for _, c in counters]))
+        reviews = await conn.execute(*reviews_query(users)) if users else None
+        profiles = None
+        if self._detectors is not None:
+            profiles = await conn.execute(
+                "SELECT user_id, first_seen_us FROM user_profiles WHERE user_id = ANY(%b::text[])", (users,))
+        return standings, statuses, usage, reviews, profiles
 
     async def _write(self, conn: AsyncConnection, outcome: BatchOutcome) -> None:
         async with conn.cursor() as cur:
@@ -225,16 +252,23 @@ class Ledger:
 
     async def _standings(self, conn: AsyncConnection, keys: Iterable[BoardUser], whole_users: Iterable[str],
                          *, lock: bool) -> dict[BoardUser, Standing]:
+        cur = await self._issue_standings(conn, keys, whole_users, lock=lock)
+        if cur is None:
+            return {}
+        return {(row[0], row[1]): Standing(*row[2:]) for row in await cur.fetchall()}
+
+    async def _issue_standings(self, conn: AsyncConnection, keys: Iterable[BoardUser], whole_users: Iterable[str],
+                               *, lock: bool) -> AsyncCursor[Any] | None:
+        """The query of the standings of ``keys`` and of every board of ``whole_users`` (None: nothing to read)."""
         ordered = sorted(keys)
         users = sorted(whole_users)
         if not ordered and not users:
-            return {}
-        cur = await conn.execute(
+            return None
+        return await conn.execute(
             f"SELECT {_STANDING_COLUMNS} FROM board_scores"
             " WHERE (board, user_id) IN (SELECT * FROM unnest(%b::text[], %b::text[])) OR user_id = ANY(%b::text[])"
             " ORDER BY board, user_id" + (" FOR UPDATE" if lock else ""),
             ([b for b, _ in ordered], [u for _, u in ordered], users))
-        return {(row[0], row[1]): Standing(*row[2:]) for row in await cur.fetchall()}
 
     async def record_poison(self, rejection: Rejection) -> None:
         """Keep a record set aside as poison in ``rejections`` (its own transaction; a second time is a

@@ -185,6 +185,17 @@ class RedisBoards:
         text = encoded.decode() if isinstance(encoded, bytes) else str(encoded)
         return BoardUpdate(board, int(version), bool(changed), _entries(text), int(applied))
 
+    async def versions(self, boards: Iterable[str]) -> dict[str, int]:
+        """The current version of each board (0: never changed), in one round trip."""
+        names = list(boards)
+        if not names:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for board in names:
+                pipe.get(keys_of(board)[4])
+            found = await pipe.execute()
+        return {board: int(version or 0) for board, version in zip(names, found, strict=True)}
+
     async def top(self, board: str, limit: int = 10, offset: int = 0) -> tuple[int, list[BoardEntry]]:
         z, _, _, x, v, _ = keys_of(board)
         async with self._redis.pipeline(transaction=True) as pipe:

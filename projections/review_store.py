@@ -36,10 +36,19 @@ async def load_reviews(conn: AsyncConnection, users: Sequence[str]) -> dict[str,
     """The latest review of each of ``users`` (locked: a decision and a flag of one user serialise)."""
     if not users:
         return {}
-    cur = await conn.execute(
-        f"SELECT DISTINCT ON (user_id) {REVIEW_COLUMNS} FROM reviews WHERE user_id = ANY(%b::text[])"
-        " ORDER BY user_id, kafka_offset DESC", (list(users),))
-    return {row[1]: review_of(row) for row in await cur.fetchall()}
+    cur = await conn.execute(*reviews_query(users))
+    return reviews_of_rows(await cur.fetchall())
+
+
+def reviews_query(users: Sequence[str]) -> tuple[str, tuple[list[str]]]:
+    """The query of ``load_reviews`` (for a caller that pipelines it with others)."""
+    return (f"SELECT DISTINCT ON (user_id) {REVIEW_COLUMNS} FROM reviews WHERE user_id = ANY(%b::text[])"
+            " ORDER BY user_id, kafka_offset DESC", (list(users),))
+
+
+def reviews_of_rows(rows: Sequence[Sequence[Any]]) -> dict[str, Review]:
+    """``load_reviews``' answer from the rows of ``reviews_query``."""
+    return {row[1]: review_of(row) for row in rows}
 
 
 async def load_reviewed_entries(conn: AsyncConnection, users: Sequence[str], since_us: Mapping[str, int],

@@ -99,7 +99,10 @@ def merge_reports(first: BatchReport, second: BatchReport) -> BatchReport:
     merged: dict[str, Any] = {}
     for field in dataclasses.fields(first):
         a, b = getattr(first, field.name), getattr(second, field.name)
-        merged[field.name] = a + b if isinstance(a, (int, tuple)) else b
+        if field.name == "stage_seconds":
+            merged[field.name] = tuple(x + y for x, y in zip(a, b, strict=True))
+        else:
+            merged[field.name] = a + b if isinstance(a, (int, tuple)) else b
     return type(first)(**merged)
 
 
@@ -210,7 +213,8 @@ def attach_agent(app: faust.App, topic: faust.TopicT, pipeline: Pipeline, batch_
             log.info("batch", extra={"fields": {
                 "records": len(records), "accepted": report.accepted, "duplicates": report.duplicates,
                 "replayed": report.replayed, "rejected": report.rejected, "boards_changed": report.boards_changed,
-                "ms": round(elapsed * 1000, 2), "event_ids": report.event_ids[:20],
+                "ms": round(elapsed * 1000, 2), "stage_ms": [round(t * 1000, 2) for t in report.stage_seconds],
+                "event_ids": report.event_ids[:20],
                 "request_ids": report.request_ids[:20]}})
             if metrics is not None:
                 metrics.observe(report, len(records), elapsed)

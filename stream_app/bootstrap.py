@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
+from pathlib import Path
 
 import faust
 from psycopg import AsyncConnection
@@ -47,6 +49,9 @@ def ledger_of(pool: AsyncConnectionPool[AsyncConnection], settings: Settings) ->
 
 
 def create_worker_app(settings: Settings) -> faust.App:
+    # faust's own folder (its tables live in memory here): under the temp dir, not the working directory
+    datadir = Path(tempfile.gettempdir()) / "scoreboard-worker" / f"{settings.worker_id}-data"
+    datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.worker_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -62,6 +67,7 @@ def create_worker_app(settings: Settings) -> faust.App:
         consumer_group_instance_id=settings.worker_instance_id or None,
         topic_replication_factor=1,
         store="memory://",
+        datadir=datadir,
         web_enabled=True,
         web_port=settings.worker_port,
         web_bind=settings.worker_host,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,6 +94,9 @@ def printable(raw: bytes | None, limit: int = 128) -> str:
     return "".join(c if c.isprintable() else "\ufffd" for c in text)[:limit]
 
 
+StageSeconds = tuple[float, float, float]
+
+
 @dataclass(frozen=True)
 class BatchReport:
     accepted: int
@@ -105,6 +109,8 @@ class BatchReport:
     rejection_reasons: tuple[str, ...] = ()
     audit_records: int = 0
     """The worker's own audit records (flags, held points) read back from the actions topic: no effect."""
+    stage_seconds: StageSeconds = (0.0, 0.0, 0.0)
+    """Wall time of the batch's three stages: the ledger transaction, the Redis boards, the publication."""
 
 
 class Pipeline:
@@ -130,7 +136,7 @@ class Pipeline:
         spans = EventSpans(self._tracing, events if announce else (),
                            {(r.partition, r.offset): r.headers for r in records} if self._tracing.enabled else {})
         try:
-            applied, updates, rejections = await self._apply(events, undecodable, spans, announce)
+            applied, updates, rejections, stages = await self._apply(events, undecodable, spans, announce)
         except BaseException as exc:
             spans.end(exc)
             raise
@@ -144,16 +150,19 @@ class Pipeline:
                                              if isinstance(p.event, ActionCompleted) and p.event.request_id
                                              and p.event.event_id in accepted_ids),
                            rejection_reasons=tuple(r.reason.split(":")[0] for r in rejections),
-                           audit_records=audit)
+                           audit_records=audit, stage_seconds=stages)
 
     async def _apply(self, events: list[Positioned], undecodable: list[Rejection], spans: EventSpans,
-                     announce: bool) -> tuple[AppliedBatch, list[BoardUpdate], list[Rejection]]:
+                     announce: bool) -> tuple[AppliedBatch, list[BoardUpdate], list[Rejection], StageSeconds]:
         now = self._clock.now_us()
+        started = time.perf_counter()
         applied = await self._ledger.apply_batch(events, now) if events else AppliedBatch(BatchOutcome())
+        ledger_done = time.perf_counter()
         spans.judged(applied.outcome)
         self._crash.point("after_ledger_commit")
         standings = applied.standings_to_write()
         updates = await self._write_boards(standings, now)
+        boards_done = time.perf_counter()
         self._crash.point("after_redis_write")
         replayed_boards = {board for board, _ in applied.replayed_standings}
         to_publish = [u for u in updates if u.changed or u.board in replayed_boards]
@@ -165,7 +174,8 @@ class Pipeline:
                                 self._audit(applied, now))
             await self._republish_if_overtaken(to_publish)
             self._crash.point("after_kafka_publish")
-        return applied, updates, rejections
+        stages = (ledger_done - started, boards_done - ledger_done, time.perf_counter() - boards_done)
+        return applied, updates, rejections, stages
 
     def _decode(self, records: Sequence[RawRecord]) -> tuple[list[Positioned], list[Rejection], int]:
         events: list[Positioned] = []
@@ -239,16 +249,19 @@ class Pipeline:
     async def _publish(self, changes: Sequence[ScoreChanged], updates: Sequence[BoardUpdate],
                        rejected: Sequence[Rejection], now: int, spans: EventSpans,
                        board_traces: dict[str, list[tuple[str, bytes]]], audit: Sequence[ChangeRecord] = ()) -> None:
-        records: list[ChangeRecord] = list(audit)
-        for change in changes:
-            records.append(self._signed(SCORE_CHANGES, change.user_id, codec.encode(change), [
-                *cloud_event_headers(change.event_id, "ScoreChanged", self._source, now),
-                *spans.of_event(change.event_id)]))
+        # The board changes go first: they are what every gateway waits for, and the producer sends
+        # records in the order they are handed to it (all are acknowledged before the offsets commit).
+        records: list[ChangeRecord] = []
         for update in updates:
             event = LeaderboardChanged(update.board, update.version, update.entries, now)
             records.append(self._signed(LEADERBOARD_CHANGES, update.board, codec.encode(event), [
                 *cloud_event_headers(f"{update.board}@{update.version}", "LeaderboardChanged", self._source, now),
                 *board_traces.get(update.board, ())]))
+        records += audit
+        for change in changes:
+            records.append(self._signed(SCORE_CHANGES, change.user_id, codec.encode(change), [
+                *cloud_event_headers(change.event_id, "ScoreChanged", self._source, now),
+                *spans.of_event(change.event_id)]))
         for r in rejected:
             reject = RejectedAction(r.event_id, r.user_id, r.reason, r.partition, r.offset, r.rejected_at_us)
             records.append(self._signed(REJECTED, r.user_id, codec.encode(reject), [
@@ -272,8 +285,15 @@ class Pipeline:
             await self._publisher.publish_many(records)
 
     async def _republish_if_overtaken(self, published: Sequence[BoardUpdate]) -> None:
-        """Another worker may have bumped a board and published before us; make the newest state last."""
+        """Another worker may have bumped a board and published before us; make the newest state last.
+        The versions of all published boards are read in one round trip; a board's top N only when
+        another worker did overtake it."""
+        if not published:
+            return
+        current = await self._boards.versions([u.board for u in published])
         for update in published:
+            if current.get(update.board, 0) <= update.version:
+                continue
             version, entries = await self._boards.top(update.board, self._boards.top_n)
             if version > update.version:
                 now = self._clock.now_us()

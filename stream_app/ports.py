@@ -53,6 +53,10 @@ class BoardsPort(Protocol):
         """The board's version and its first ``limit`` entries."""
         ...
 
+    async def versions(self, boards: Iterable[str]) -> dict[str, int]:
+        """The current version of each of ``boards`` (0 for one never changed)."""
+        ...
+
 
 class ChangePublisher(Protocol):
     """Kafka, for the change topics: step (3) of the pipeline. Returns only once the broker acknowledged."""

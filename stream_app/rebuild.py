@@ -29,6 +29,7 @@ from psycopg_pool import AsyncConnectionPool
 from redis.asyncio import Redis
 from tqdm import tqdm
 
+from projections import rebuild_indexes
 from projections.ranking import RedisBoards, board_of_key
 from scoreboard.adapters.kafka_retry import end_offsets, group_not_found, retry_kafka
 from scoreboard.adapters.kafka_security import librdkafka_config
@@ -83,8 +84,17 @@ def ensure_workers_stopped(settings: Settings) -> None:
 
 
 def drop_projections(settings: Settings) -> None:
+    """Empty the projection tables and drop the indexes the replay builds at the end
+    (``projections.rebuild_indexes``)."""
     with psycopg.connect(settings.require_database(), autocommit=True) as conn:
         conn.execute(f"TRUNCATE {', '.join(PROJECTION_TABLES)}")
+        rebuild_indexes.defer(conn)
+
+
+def restore_indexes(settings: Settings) -> None:
+    """Create the indexes ``drop_projections`` dropped (whichever are missing)."""
+    with psycopg.connect(settings.require_database(), autocommit=True) as conn:
+        rebuild_indexes.restore(conn)
 
 
 async def _drop_redis_boards(redis: Redis) -> int:
@@ -154,6 +164,7 @@ async def _rebuild(settings: Settings, start_offsets: Mapping[int, int] | None, 
                 done = await _replay_in_processes(settings, shares, batch_size, bar, pool)
         finally:
             bar.close()
+        await asyncio.to_thread(restore_indexes, settings)  # part of the rebuild's time
         touched = await _boards_in_redis(redis)
         pipeline = Pipeline(ledger_of(pool, settings), RedisBoards(redis, settings.top_n), publisher, SystemClock(),
                             settings.event_keyring(), settings.change_keyring(),
@@ -161,6 +172,10 @@ async def _rebuild(settings: Settings, start_offsets: Mapping[int, int] | None, 
         await pipeline.announce_boards(sorted(touched))
         return RebuildReport(done, time.perf_counter() - started, len(touched))
     finally:
+        try:  # a no-op after a replay that ended; after a failure the schema is whole again
+            restore_indexes(settings)
+        except psycopg.Error:  # the rebuild's own error, if any, is the one to see
+            log.exception("could not restore the ledger's deferred indexes (the next rebuild will)")
         consumer.close()
         publisher.close()
         await pool.close()

@@ -68,3 +68,7 @@ class CoalescedBoards:
     async def top(self, board: str, limit: int = 10) -> tuple[int, list[BoardEntry]]:
         await self.flush()
         return await self._boards.top(board, limit)
+
+    async def versions(self, boards: Iterable[str]) -> dict[str, int]:
+        await self.flush()
+        return await self._boards.versions(boards)

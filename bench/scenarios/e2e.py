@@ -13,8 +13,9 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from bench.matching import Ack, decode_frames, visible_latencies
+from bench.matching import Ack, decode_frames, match_acks, stage_latencies
 from bench.poster import HttpPoster
 from bench.stats import latency_summary
 from bench.system import HEAD_START, start_pipeline, warm_up
@@ -50,7 +51,7 @@ async def _post_paced(api_url: str, token: str, user: str, count: int, interval_
         await poster.close()
 
 
-async def _measure(plan: E2ePlan, tick: Callable[[float], None]) -> dict[str, float | int]:
+async def _measure(plan: E2ePlan, tick: Callable[[float], None]) -> dict[str, Any]:
     with isolated_world() as world, start_pipeline(world) as pipeline:
         reader = await open_reader(pipeline.board_ws())
         try:
@@ -78,12 +79,15 @@ async def _measure(plan: E2ePlan, tick: Callable[[float], None]) -> dict[str, fl
                 if frames and all(frames[-1].scores.get(u, -1) >= s for u, s in final.items()):
                     break
                 await asyncio.sleep(0.1)
-            latencies, missing = visible_latencies(acks, decode_frames(reader.texts))
+            matches, missing = match_acks(acks, decode_frames(reader.texts))
         finally:
             reader.close()
+    latencies = [max(0.0, (frame.at - ack.at) * 1000) for ack, frame in matches]
+    to_change, to_frame = stage_latencies(matches)
     return {"rate": plan.rate, **latency_summary(latencies), "achieved_rate": round(len(acks) / sent_s, 1),
-            "actions": len(acks), "errors": len(errors), "not_shown": missing}
+            "actions": len(acks), "errors": len(errors), "not_shown": missing,
+            "stages": {"ack_to_change": latency_summary(to_change), "change_to_frame": latency_summary(to_frame)}}
 
 
-def run(plan: E2ePlan, tick: Callable[[float], None]) -> dict[str, float | int]:
+def run(plan: E2ePlan, tick: Callable[[float], None]) -> dict[str, Any]:
     return asyncio.run(_measure(plan, tick))

@@ -131,7 +131,9 @@ def decode(data: bytes) -> Event:
         raise DecodeError(f"unknown schema fingerprint {bytes(data[2:10]).hex()}")
     reader = _codec(writer.name)
     try:
-        record = fastavro.schemaless_reader(io.BytesIO(data[10:]), writer.parsed, reader.parsed)
+        # a record of the current version needs no resolution (the reader schema would be the same object)
+        record = fastavro.schemaless_reader(io.BytesIO(data[10:]), writer.parsed,
+                                            None if writer is reader else reader.parsed)
     except Exception as exc:  # fastavro raises many types for truncated or corrupt bodies
         raise DecodeError(f"corrupt {writer.name} body: {exc}") from exc
     return _from_record(writer.name, record)
@@ -162,5 +164,22 @@ def _from_record(name: str, record: Any) -> Event:
         record = dict(record)
         record["user_ids"] = tuple(record["user_ids"])
     event_type = EVENT_TYPES[name]
+    if record.keys() == _plain_fields(name):
+        # Every field, nothing else (a body read or resolved into the current schema): fill the frozen
+        # dataclass's fields directly, as its __init__ would (it has no __post_init__ or slots;
+        # ``_plain_fields`` checks), without its per-field object.__setattr__ calls.
+        plain: Event = object.__new__(event_type)
+        plain.__dict__.update(record)
+        return plain
     event: Event = event_type(**{k: record[k] for k in _field_names(name) if k in record})
     return event
+
+
+@cache
+def _plain_fields(name: str) -> frozenset[str] | None:
+    """The field names of an event type whose instances are plain (``__dict__``, no ``__post_init__``),
+    or None: then ``_from_record`` always goes through ``__init__``."""
+    event_type = EVENT_TYPES[name]
+    if hasattr(event_type, "__post_init__") or hasattr(event_type, "__slots__"):
+        return None
+    return frozenset(_field_names(name))

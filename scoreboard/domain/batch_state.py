@@ -81,6 +81,20 @@ class BatchState:
     def standing(self, board: str, user_id: str) -> Standing:
         return self._standings.get((board, user_id)) or Standing(0, 0, 0, self.visible(user_id))
 
+    def standings(self, boards: Sequence[str], user_id: str) -> list[Standing]:
+        """``standing`` on each of ``boards`` (a user new to several of them gets one fresh standing)."""
+        found = self._standings
+        result: list[Standing] = []
+        fresh: Standing | None = None
+        for board in boards:
+            standing = found.get((board, user_id))
+            if standing is None:
+                if fresh is None:
+                    fresh = Standing(0, 0, 0, self.visible(user_id))
+                standing = fresh
+            result.append(standing)
+        return result
+
     def write(self, board: str, user_id: str, standing: Standing) -> None:
         self._standings[(board, user_id)] = standing
         self._outcome.changed[(board, user_id)] = standing
@@ -117,14 +131,16 @@ class BatchState:
                    boards: Sequence[str], standings: Sequence[Standing]) -> LedgerEntry:
         """Record the entry; add ``points`` on ``boards`` (GLOBAL first), whose current ``standings`` the
         caller read, unless the user is under a holding review: then the entry is held."""
-        held = isinstance(event, ActionCompleted) and self.is_holding(event.user_id)
+        user_id = event.user_id
+        held = isinstance(event, ActionCompleted) and self.is_holding(user_id)
         total_after = standings[0].score + (0 if held else points)
         if not held:
-            for board, before in zip(boards, standings, strict=True):
+            mine, changed, at = self._standings, self._outcome.changed, event.occurred_at_us
+            for board, before in zip(boards, standings, strict=True):  # ``write``, inlined: the replay's hot loop
                 # Zero points leave the score, so the time it was reached, unchanged (unless it is new).
-                reached = event.occurred_at_us if points or before.seq == 0 else before.reached_at_us
-                self.write(board, event.user_id, Standing(before.score + points, before.seq + 1, reached,
-                                                          before.visible))
+                reached = at if points or before.seq == 0 else before.reached_at_us
+                mine[(board, user_id)] = changed[(board, user_id)] = Standing(
+                    before.score + points, before.seq + 1, reached, before.visible)
         nonce = ledger_nonce(event)
         completed = event if isinstance(event, ActionCompleted) else None
         entry = LedgerEntry(

@@ -18,15 +18,27 @@ DEVICE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 """An acceptable ``X-Device-ID`` header (anything else is ignored, never an error)."""
 
 
+REMEMBERED = 4096
+"""How many recent hashes a hasher keeps: a client sends many requests from one address and device,
+so most are looked up instead of computed (the cache is dropped whole when full)."""
+
+
 class EvidenceHasher:
     def __init__(self, ticket_secret: str) -> None:
         self._key = hmac.digest(ticket_secret.encode(), b"scoreboard-evidence-v1", hashlib.sha256)
+        self._recent: dict[str, str] = {}
 
     def of(self, kind: str, value: str) -> str:
         """32 hex characters naming ``value`` (of ``kind``: ``address`` or ``device``); "" for no value."""
         if not value:
             return ""
-        return hmac.digest(self._key, f"{kind}\0{value}".encode(), hashlib.sha256)[:16].hex()
+        named = f"{kind}\0{value}"
+        found = self._recent.get(named)
+        if found is None:
+            if len(self._recent) >= REMEMBERED:
+                self._recent.clear()
+            found = self._recent[named] = hmac.digest(self._key, named.encode(), hashlib.sha256)[:16].hex()
+        return found
 
     def address(self, address: str) -> str:
         return self.of("address", address)

@@ -112,11 +112,11 @@ def apply_log(batch: Sequence[Positioned], known: Known, now_us: int, judge: Jud
                 usage = verdict.usage
         points = event.points if isinstance(event, ActionCompleted) else event.delta
         boards = boards_for(event.occurred_at_us)  # GLOBAL first
-        before = [state.standing(board, event.user_id) for board in boards]
+        before = state.standings(boards, event.user_id)
         if isinstance(event, ScoreAdjusted) and points < 0 and before[0].score + points < 0:
             state.reject(item, "negative-score: the adjustment would take the score below zero", now_us)
             continue
-        if any(abs(standing.score + points) > INT64_MAX for standing in before):
+        if max(abs(standing.score + points) for standing in before) > INT64_MAX:
             state.reject(item, "overflow: the score would leave the int64 range", now_us)
             continue
         entry = state.add_points(event, item, points, boards, before)
@@ -183,7 +183,9 @@ def keys_needed(batch: Sequence[Positioned], judge: Judge | None = None) -> tupl
         if isinstance(event, (UserBanned, UserUnbanned, UserFlagged, ReviewDecided)):
             whole_users.add(event.user_id)
         else:
-            keys.update((board, event.user_id) for board in boards_for(event.occurred_at_us))
+            user_id = event.user_id
+            for board in boards_for(event.occurred_at_us):
+                keys.add((board, user_id))
     return keys, whole_users
 
 

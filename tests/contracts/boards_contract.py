@@ -116,6 +116,17 @@ class BoardsContract:
 
         assert run(open_boards, scenario) == [1_000, 1_001, 1_002, 1_002, 5_000, 5_000]
 
+    def test_versions_reads_each_boards_version_and_0_for_one_never_changed(self, open_boards: OpenBoards) -> None:
+        """``versions`` answers what ``top`` says each board's version is, for several boards at once."""
+        async def scenario(boards: BoardsPort) -> list[object]:
+            await boards.apply("global", [("ann", Standing(10, 1, 1))], now_us=100)
+            await boards.apply(BOARD, [("ann", Standing(10, 1, 1))], now_us=200)
+            await boards.apply(BOARD, [("ann", Standing(20, 2, 1))], now_us=150)
+            found = await boards.versions(["global", BOARD, "weekly:2026-W01"])
+            return [found, (await boards.top(BOARD, 1))[0], await boards.versions([])]
+
+        assert run(open_boards, scenario) == [{"global": 100, BOARD: 201, "weekly:2026-W01": 0}, 201, {}]
+
     def test_boards_are_independent(self, open_boards: OpenBoards) -> None:
         """A write to one board moves neither another board's entries nor its version."""
         async def scenario(boards: BoardsPort) -> list[object]:

@@ -73,6 +73,9 @@ class MemoryBoards:
         return state.version, [BoardEntry(rank=offset + i + 1, user_id=user, score=score)
                                for i, (user, score) in enumerate(window)]
 
+    async def versions(self, boards: Iterable[str]) -> dict[str, int]:
+        return {board: self.boards.get(board, MemoryBoard()).version for board in boards}
+
     def order(self, board: str) -> list[tuple[str, int]]:
         """The whole board, (user, score) in rank order."""
         return self.boards.get(board, MemoryBoard()).ranked()

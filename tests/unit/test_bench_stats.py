@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from bench.matching import Ack, Frame, decode_frames, visible_latencies
+from bench.matching import Ack, Frame, decode_frames, match_acks, stage_latencies, visible_latencies
 from bench.scenarios.fanout import Update, arrivals, last_client_latencies
 from bench.stats import latency_summary, percentile
 
@@ -44,6 +44,18 @@ def test_acks_no_frame_showed_are_counted_missing() -> None:
     """Frames of other users or lower scores never settle an ack."""
     latencies, missing = visible_latencies([Ack("a", 300, 1.0)], [Frame(2.0, 1, {"a": 200, "z": 900})])
     assert latencies == [] and missing == 1
+
+
+def test_an_acks_latency_splits_at_the_board_version_of_its_frame() -> None:
+    """The frame's version is the worker's change time in microseconds: ack -> change, change -> frame;
+    a version ahead of the ack or behind the frame counts 0 for that part."""
+    acks = [Ack("a", 100, 10.000), Ack("b", 100, 10.020)]
+    frames = [Frame(10.050, 10_030_000, {"a": 100}), Frame(10.060, 10_070_000, {"b": 100})]
+    matches, missing = match_acks(acks, frames)
+    assert missing == 0 and [(a.user, f.version) for a, f in matches] == [("a", 10_030_000), ("b", 10_070_000)]
+    to_change, to_frame = stage_latencies(matches)
+    assert to_change == pytest.approx([30.0, 50.0])
+    assert to_frame == pytest.approx([20.0, 0.0])
 
 
 def test_decode_frames_keeps_board_frames_only() -> None:

@@ -69,7 +69,12 @@ def crc64_avro(data: bytes) -> int:
 ])
 def test_every_event_round_trips_through_single_object_encoding(event: object) -> None:
     """encode then decode gives back an equal event for every event type."""
-    assert codec.decode(codec.encode(event)) == event  # type: ignore[arg-type]
+    decoded = codec.decode(codec.encode(event))  # type: ignore[arg-type]
+    assert decoded == event
+    assert type(decoded) is type(event) and vars(decoded) == vars(event)
+    assert hash(decoded) == hash(event)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(decoded, dataclasses.fields(decoded)[0].name, "changed")  # noqa: B010 - any field is frozen
 
 
 def test_header_is_c301_and_the_little_endian_crc64_fingerprint_of_the_canonical_schema() -> None:

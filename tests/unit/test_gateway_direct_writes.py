@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from gateway.hub import BoardState, Hub, websocket_text_frame
 from gateway.stream import BoardStream, Push
+from scoreboard.domain.boards import resolve
 from scoreboard.domain.clock import to_micros
 from testkit.subscribers import OP_TEXT, parse_frames
 from testkit.waits import until_on_loop
@@ -146,3 +147,35 @@ def test_the_shared_websocket_frame_is_the_json_text_in_one_unmasked_text_frame_
     (opcode, text), = parse_frames(bytearray(frame))
     assert opcode == OP_TEXT and json.loads(text) == state(7).frame("update")
     assert state(7).websocket_frame("update") is frame  # built once, shared
+
+
+def test_each_write_pass_reports_every_state_it_wrote_once_with_how_many_sockets_took_it() -> None:
+    """Two boards' subscriptions offered in one turn, interleaved: one report per state, with its count."""
+    async def scenario() -> tuple[list[tuple[str, int, int]], list[str]]:
+        hub = Hub()
+        reports: list[tuple[str, int, int]] = []
+
+        def report(written: BoardState, count: int) -> None:
+            reports.append((written.board, written.version, count))
+        hub.on_written = report
+        names = ["global" if i % 2 == 0 else "daily" for i in range(5)]
+        boards = sorted({resolve(name, NOV_27) for name in names})
+        for board in boards:  # before anyone subscribes, as in started(): the snapshot leaves nothing pending
+            hub.publish(state(1, board))
+        sinks = [Sink() for _ in names]
+        streams = [BoardStream(hub, name, FakeClock(NOV_27), heartbeat_s=5, sink=sink)
+                   for name, sink in zip(names, sinks, strict=True)]
+        waiting: list[asyncio.Task[Push]] = []  # referenced: the loop keeps only weak references to tasks
+        for stream in streams:
+            assert (await stream.next()).kind == "snapshot"
+            waiting.append(asyncio.create_task(stream.next()))
+        await until_on_loop(lambda: all(stream.waiting for stream in streams), what="every task waits in next()")
+        for board in boards:
+            hub.publish(state(2, board))
+        await until_on_loop(lambda: all(sink.written for sink in sinks), what="every socket written")
+        for task in waiting:
+            task.cancel()
+        return sorted(reports), [stream.board for stream in streams[:2]]
+
+    reports, (global_board, daily_board) = asyncio.run(scenario())
+    assert reports == sorted([(global_board, 2, 3), (daily_board, 2, 2)])

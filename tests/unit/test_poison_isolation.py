@@ -21,6 +21,7 @@ from scoreboard.domain.signing import SigningKeyring
 from scoreboard.domain.topics import REJECTED
 from stream_app.agent import (
     is_transient,
+    merge_reports,
     process_isolating_poison,
     process_until_durable,
     set_aside_until_done,
@@ -63,6 +64,17 @@ class FakePipeline:
 
 def run(fake: FakePipeline, batch: Sequence[RawRecord]) -> BatchReport:
     return asyncio.run(process_isolating_poison(fake.process, fake.aside, batch))
+
+
+def test_the_parts_of_a_split_batch_add_up_to_one_report_stage_times_included() -> None:
+    """Counts and stage times add, lists follow each other in order."""
+    first = BatchReport(2, 0, 1, 0, 3, event_ids=("a", "b"), stage_seconds=(0.5, 0.25, 1.0))
+    second = BatchReport(1, 1, 0, 1, 0, event_ids=("c",), rejection_reasons=("cap",), stage_seconds=(1.5, 0.25, 0.5))
+    merged = merge_reports(first, second)
+    counts = (merged.accepted, merged.replayed, merged.duplicates, merged.rejected, merged.boards_changed)
+    assert counts == (3, 1, 1, 1, 3)
+    assert merged.event_ids == ("a", "b", "c") and merged.rejection_reasons == ("cap",)
+    assert merged.stage_seconds == (2.0, 0.5, 1.5)
 
 
 def test_a_batch_without_poison_is_processed_once_as_a_whole() -> None:

@@ -83,3 +83,21 @@ def test_a_duplicated_signature_header_is_refused() -> None:
 def test_a_short_secret_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="256 bits"):
         SigningKeyring("event", "short")
+
+
+@pytest.mark.parametrize(("partition", "key", "value", "headers", "expected"), [
+    (3, b"alice", b"v", HEADERS, "89a91b6dff382199582ff33a088d38f70e3e4432ac524c6e0666f6508ff4d392"),
+    (-1, b"", b"", [("ce_id", None), ("ce_type", bytearray(b"x"))],
+     "071349503f766c88e5ecfabd2eed6e435692202d303619bb9b381ea4d3a630ed"),
+    (3, b"alice", b"v", [*HEADERS, ("ce_time", b"again")],
+     "e0c9054d9167cf028b8eb9a7c1e68e2117457815bc70b2c6e46c33861fc28cb1"),
+])
+def test_the_signed_message_is_fixed(partition: int, key: bytes, value: bytes, headers: list[tuple[str, object]],
+                                     expected: str) -> None:
+    """The log is replayed forever, so a record signed once must verify with every later version:
+    the signatures of a plain record, of odd header values (absent, ``None``, a ``bytearray``) and of
+    a header given twice (counted as absent) stay what they were when the format was made."""
+    keyring = SigningKeyring("event", SECRET)
+    signed_headers = keyring.sign("t", partition, key, value, headers)  # type: ignore[arg-type]
+    assert signed_headers[-1] == (SIGNATURE_HEADER, expected.encode())
+    keyring.verify("t", partition, key, value, signed_headers)

@@ -20,6 +20,7 @@ from testkit.subscribers import (
     parse_frames,
     read_text_frames,
 )
+from testkit.waits import until_on_loop
 
 
 def server_frame(opcode: int, payload: bytes) -> bytes:
@@ -111,3 +112,45 @@ def test_frames_are_cut_from_a_stream_with_a_64_bit_length() -> None:
     buffer = bytearray(bytes([0x81, 127]) + struct.pack(">Q", len(payload)) + payload + b"\x81")
     assert parse_frames(buffer) == [(OP_TEXT, payload)]
     assert buffer == bytearray(b"\x81")
+
+
+def test_a_stamped_reader_records_each_frame_with_the_kernels_arrival_time_and_its_own_read_time() -> None:
+    """Frames in order with the kernel's receive stamp (never after this process read them), the
+    ping answered, the close code kept; a frame sent with the 101 answer is not lost."""
+    from testkit.subscribers import open_stamped_reader
+
+    pongs: list[bytes] = []
+    frames = [server_frame(OP_TEXT, board(1, "snapshot")), server_frame(OP_TEXT, board(2) + b" " * 200),
+              server_frame(OP_PING, b"still-there"), server_frame(OP_TEXT, board(3)),
+              server_frame(OP_CLOSE, struct.pack(">H", 1000))]
+
+    async def scenario() -> tuple[list[int], list[tuple[float, float]], int | None, bool]:
+        async with scripted_server(frames, pongs) as url:
+            reader = await open_stamped_reader(url, timeout_s=5)
+            await until_on_loop(lambda: reader.closed and pongs, what="the close frame read and the pong answered")
+            reader.close()
+        versions = [json.loads(text)["version"] for _, text in reader.texts]
+        return versions, [(at, read) for (at, _), read in zip(reader.texts, reader.reads, strict=True)], \
+            reader.close_code, reader.closed
+
+    versions, stamps, code, closed = asyncio.run(scenario())
+    assert versions == [1, 2, 3]
+    assert all(0 < at <= read for at, read in stamps)
+    assert code == 1000 and closed
+    assert pongs == [b"still-there"]
+
+
+def test_the_websocket_readers_fast_path_takes_whole_frames_and_leaves_the_rest_to_the_buffer() -> None:
+    """One whole text frame per read (7- and 16-bit lengths) is recorded as it is; a split frame,
+    two frames in one read and a ping go through the buffer, in order."""
+    from testkit.subscribers import WebSocketReader
+
+    reader = WebSocketReader("h", "/p")
+    reader._upgraded = True
+    long_text = b"x" * 300
+    reader.data_received(server_frame(OP_TEXT, b"a"))
+    reader.data_received(server_frame(OP_TEXT, long_text))
+    split = server_frame(OP_TEXT, b"bc")
+    reader.data_received(split[:3])
+    reader.data_received(split[3:] + server_frame(OP_TEXT, b"d"))
+    assert [text for _, text in reader.texts] == [b"a", long_text, b"bc", b"d"]
