@@ -8,7 +8,7 @@ time); each healthy client's latency is the time this process read the frame min
 client count: p50/p99 over updates of the *last* healthy client's latency (the time until everyone
 has it), plus the same measured from the POST's ack, how many clients missed an update and how many
 frames came out of version order (both must be 0). ``arrival_*``: the same from the kernel's receive
-stamp on each client's socket (``testkit.subscribers.StampedReader``), which the client process's
+stamp on each client's socket (``testkit.stamped_reader.StampedReader``), which the client process's
 own delay in reading thousands of sockets does not include. ``profile_dir``
 records the gateway with py-spy during the updates.
 """
@@ -35,7 +35,8 @@ from bench.system import HEAD_START, RAISED_LIMITS, RAW_DIR, warm_up
 from bench.tokens import mint_tokens
 from devstack.ports import free_port
 from devstack.worlds import World, isolated_world
-from testkit.subscribers import StampedReader, open_reader, open_stalled_websocket, open_stamped_reader
+from testkit.stamped_reader import StampedReader, open_stamped_reader
+from testkit.subscribers import open_reader, open_stalled_websocket
 from testkit.system import System, new_log_dir, start_process, wait_ready
 
 

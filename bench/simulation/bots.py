@@ -34,23 +34,13 @@ from scoreboard.domain.catalog import Catalog
 from scoreboard.domain.ticket_tokens import Ticket
 
 
-class Farmer:
-    """Each of ``actions`` again as soon as the api lets it (its cooldown, or the ``Retry-After``)."""
+class OneAccount:
+    """A bot on one account, first awake at ``start_us``, numbering its Idempotency-Keys itself."""
 
-    def __init__(self, account: Account, catalog: Catalog, start_us: int,
-                 actions: tuple[str, ...] = (LOGIN, LEVEL, MATCH, BOSS), replays: int = 0,
-                 polite: bool = True) -> None:
-        self._polite = polite
-        """False: retries a refused action every second instead of waiting its ``Retry-After``."""
+    def __init__(self, account: Account, start_us: int) -> None:
         self._account = account
-        self._catalog = catalog
         self._start_us = start_us
-        self._ready = dict.fromkeys(actions, start_us)
-        self._cool_until = dict.fromkeys(actions, start_us)
-        self._ticket: Ticket | None = None
-        self._replays = replays
         self._keys = 0
-        self.replays_sent = 0
 
     @property
     def accounts(self) -> tuple[Account, ...]:
@@ -59,6 +49,27 @@ class Farmer:
     @property
     def first_wake_us(self) -> int:
         return self._start_us
+
+    def _key(self) -> str:
+        self._keys += 1
+        return f"{self._account.user_id}.{self._keys:06d}"
+
+
+class Farmer(OneAccount):
+    """Each of ``actions`` again as soon as the api lets it (its cooldown, or the ``Retry-After``)."""
+
+    def __init__(self, account: Account, catalog: Catalog, start_us: int,
+                 actions: tuple[str, ...] = (LOGIN, LEVEL, MATCH, BOSS), replays: int = 0,
+                 polite: bool = True) -> None:
+        self._polite = polite
+        """False: retries a refused action every second instead of waiting its ``Retry-After``."""
+        super().__init__(account, start_us)
+        self._catalog = catalog
+        self._ready = dict.fromkeys(actions, start_us)
+        self._cool_until = dict.fromkeys(actions, start_us)
+        self._ticket: Ticket | None = None
+        self._replays = replays
+        self.replays_sent = 0
 
     def wake(self, now_us: int, submit: Submit) -> int | None:
         for action, ready in self._ready.items():
@@ -104,33 +115,19 @@ class Farmer:
         action = self._catalog.get(ticket.action_id)
         return ticket.issued_at_us + (action.min_duration_seconds if action else 0) * SECOND_US
 
-    def _key(self) -> str:
-        self._keys += 1
-        return f"{self._account.user_id}.{self._keys:06d}"
 
-
-class SlowFarmer:
+class SlowFarmer(OneAccount):
     """A slot every ``DAY / 50`` (jittered), taking the next action of the day's shuffled bag."""
 
     BAG = (BOSS,) * 9 + (MATCH,) * 32 + (LEVEL,) * 8
     SLOTS_PER_DAY = 50
 
     def __init__(self, account: Account, start_us: int, rng: random.Random) -> None:
-        self._account = account
-        self._start_us = start_us
+        super().__init__(account, start_us)
         self._rng = rng
         self._bag: list[str] = []
         self._day = -1
         self._pending: Request | None = None
-        self._keys = 0
-
-    @property
-    def accounts(self) -> tuple[Account, ...]:
-        return (self._account,)
-
-    @property
-    def first_wake_us(self) -> int:
-        return self._start_us
 
     def wake(self, now_us: int, submit: Submit) -> int | None:
         user = self._account.user_id
@@ -154,12 +151,8 @@ class SlowFarmer:
         submit(Request(user, action, key=self._key()))
         return now_us + int(slot * self._rng.uniform(0.7, 1.3))
 
-    def _key(self) -> str:
-        self._keys += 1
-        return f"{self._account.user_id}.{self._keys:06d}"
 
-
-class TicketHoarder:
+class TicketHoarder(OneAccount):
     """Boss fights only: ten starts at once, the completion at exactly ``not_before``."""
 
     BULK = 10
@@ -167,22 +160,12 @@ class TicketHoarder:
     def __init__(self, account: Account, catalog: Catalog, start_us: int) -> None:
         boss = catalog.get(BOSS)
         assert boss is not None
-        self._account = account
-        self._start_us = start_us
+        super().__init__(account, start_us)
         self._min_us = boss.min_duration_seconds * SECOND_US
         self._cooldown_us = boss.cooldown_seconds * SECOND_US
         self._ticket: Ticket | None = None
         self._day = -1
-        self._keys = 0
         self.starts_sent = 0
-
-    @property
-    def accounts(self) -> tuple[Account, ...]:
-        return (self._account,)
-
-    @property
-    def first_wake_us(self) -> int:
-        return self._start_us
 
     def wake(self, now_us: int, submit: Submit) -> int | None:
         user = self._account.user_id
@@ -206,33 +189,18 @@ class TicketHoarder:
             return now_us + self._cooldown_us - self._min_us + 1000
         return now_us + max(1, answer.retry_after_s) * SECOND_US
 
-    def _key(self) -> str:
-        self._keys += 1
-        return f"{self._account.user_id}.{self._keys:06d}"
 
-
-class PerfectTiming:
+class PerfectTiming(OneAccount):
     """One action with a fixed period (its cooldown plus 50-150 ms), whatever the answers."""
 
     def __init__(self, account: Account, action_id: str, period_us: int, start_us: int, rng: random.Random) -> None:
-        self._account = account
+        super().__init__(account, start_us)
         self._action_id = action_id
         self._period_us = period_us
-        self._start_us = start_us
         self._rng = rng
-        self._keys = 0
-
-    @property
-    def accounts(self) -> tuple[Account, ...]:
-        return (self._account,)
-
-    @property
-    def first_wake_us(self) -> int:
-        return self._start_us
 
     def wake(self, now_us: int, submit: Submit) -> int | None:
-        self._keys += 1
-        submit(Request(self._account.user_id, self._action_id, key=f"{self._account.user_id}.{self._keys:06d}"))
+        submit(Request(self._account.user_id, self._action_id, key=self._key()))
         return now_us + self._period_us + int(self._rng.uniform(0.05, 0.15) * SECOND_US)
 
 

@@ -117,7 +117,7 @@ def test_frames_are_cut_from_a_stream_with_a_64_bit_length() -> None:
 def test_a_stamped_reader_records_each_frame_with_the_kernels_arrival_time_and_its_own_read_time() -> None:
     """Frames in order with the kernel's receive stamp (never after this process read them), the
     ping answered, the close code kept; a frame sent with the 101 answer is not lost."""
-    from testkit.subscribers import open_stamped_reader
+    from testkit.stamped_reader import open_stamped_reader
 
     pongs: list[bytes] = []
     frames = [server_frame(OP_TEXT, board(1, "snapshot")), server_frame(OP_TEXT, board(2) + b" " * 200),
