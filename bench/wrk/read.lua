@@ -1,16 +1,10 @@
 -- wrk script of the read scenario: GET one path on every keep-alive connection, the request built once.
 -- Usage: wrk ... -s read.lua URL -- PATH
--- Prints one line "BENCH_JSON {...}" with counts and latency percentiles (microseconds), as complete.lua.
--- Globals on purpose: `id` and `non2xx` are read across threads with thread:get/set.
+-- setup, response and done (the BENCH_JSON line) come from report.lua beside this file.
 
-local threads = {}
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "report.lua")
+
 local prepared = nil
-non2xx = 0
-
-function setup(thread)
-  thread:set("id", #threads + 1)
-  table.insert(threads, thread)
-end
 
 function init(args)
   prepared = wrk.format("GET", args[1])
@@ -18,19 +12,4 @@ end
 
 function request()
   return prepared
-end
-
-function response(status, headers, body)
-  if status < 200 or status > 299 then non2xx = non2xx + 1 end
-end
-
-function done(summary, latency, requests)
-  local bad = 0
-  for _, thread in ipairs(threads) do bad = bad + thread:get("non2xx") end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"requests": %d, "duration_us": %d, "non2xx": %d, "connect": %d, "read": %d, ' ..
-    '"write": %d, "timeout": %d, "p50_us": %.1f, "p99_us": %.1f, "p999_us": %.1f, "max_us": %.1f}\n',
-    summary.requests, summary.duration, bad, e.connect, e.read, e.write, e.timeout,
-    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max))
 end
