@@ -132,11 +132,12 @@ def _run_rebuild(events: int) -> dict[str, Any]:
 
 
 def _run_abuse(quick: bool) -> dict[str, Any]:
+    from bench.abuse import tally
     from bench.scenarios import abuse
 
     plan = abuse.AbusePlan(farm_requests=200) if quick else abuse.AbusePlan()
     found = abuse.run(plan, lambda note: print(f"abuse: {note}", file=sys.stderr))
-    print(abuse.summary_line(found))
+    print(tally.summary_line(found))
     found["simulation"] = _run_simulation(quick)
     return {"abuse": found}
 

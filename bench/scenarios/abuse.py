@@ -21,8 +21,8 @@ by fresh users, each reporting numbers rather than a verdict:
   a process supervisor would).
 
 Every user of the stack shares the actions topic, so other sessions' workers see these events too,
-as they see every other scenario's. Only the pure parts (plans, counting, summaries) are unit-tested
-(``tests/unit/test_bench_abuse.py``); nothing here asserts a number.
+as they see every other scenario's. The pure parts (plans, counting, summaries) are in ``bench/abuse/tally.py``
+(unit-tested), the system under attack in ``bench/abuse/target.py``; nothing here asserts a number.
 """
 
 from __future__ import annotations
@@ -30,26 +30,32 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
 import time
-import urllib.error
-import urllib.request
 import uuid
-import zlib
-from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bench.poster import HttpPoster
+from bench.abuse.tally import (
+    accepted_points,
+    counted_actions,
+    log_findings,
+    mix_plan,
+    parse_json,
+    partition_for,
+    positive_actions,
+    problem_counts,
+    problem_type,
+    status_counts,
+    summarise_farm,
+    users_on_partition,
+)
+from bench.abuse.target import System, default_env, scan_topic
 from bench.system import start_pipeline
-from devstack.worlds import World, isolated_world, topic_ends
-from scoreboard.adapters.auth import mint_token
-from testkit import system as kit
+from devstack.worlds import isolated_world, topic_ends
+from scoreboard.domain.topics import ACTIONS, REJECTED
 
-ACTIONS_TOPIC = "scoreboard.actions.v1"
-REJECTED_TOPIC = "scoreboard.rejected.v1"
 FARM_ACTION = "win-match"
 TICKET_ACTION = "boss-fight"
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -72,371 +78,6 @@ class AbusePlan:
     settle_timeout_s: float = 60.0
     ticket_wait_max_s: float = 65.0
     """The mixed farm waits for its tickets' minimum duration up to this long (the seconds include it)."""
-
-
-# ---------------------------------------------------------------- pure parts (unit-tested)
-
-
-def status_counts(statuses: Iterable[int]) -> dict[str, int]:
-    """``{"202": 512, "429": 488}``, sorted by status; 0 stands for a transport error (no answer)."""
-    counted = Counter(statuses)
-    return {str(status): counted[status] for status in sorted(counted)}
-
-
-def parse_json(body: bytes) -> Any:
-    try:
-        return json.loads(body) if body else None
-    except ValueError:
-        return None
-
-
-def problem_type(body: bytes) -> str | None:
-    """The ``type`` (or ``title``) of an RFC 9457 problem body, if the body is one."""
-    found = parse_json(body)
-    if isinstance(found, dict):
-        value = found.get("type") or found.get("title")
-        return str(value) if value is not None else None
-    return None
-
-
-def problem_counts(answers: Iterable[tuple[int, bytes]]) -> dict[str, int]:
-    """``{"429 rate-limited": 94}``: refusals by status and problem type."""
-    counted = Counter(f"{status} {problem_type(body) or '-'}"
-                      for status, body in answers if status >= 400 or not status)
-    return dict(sorted(counted.items()))
-
-
-def accepted_points(answers: Iterable[tuple[int, bytes]]) -> list[int]:
-    """Points of each new acceptance (2xx whose status is not ``duplicate``), in answer order."""
-    points = []
-    for status, body in answers:
-        found = parse_json(body)
-        if 200 <= status < 300 and isinstance(found, dict) and found.get("status") != "duplicate":
-            value = found.get("points")
-            points.append(int(value) if isinstance(value, int) else 0)
-    return points
-
-
-def positive_actions(catalog: Any) -> list[dict[str, Any]]:
-    """The enabled actions worth points, from ``GET /v1/actions`` (unknown fields ignored)."""
-    entries = catalog.get("actions", []) if isinstance(catalog, dict) else []
-    found = []
-    for entry in entries:
-        if not isinstance(entry, dict) or not isinstance(entry.get("action_id"), str):
-            continue
-        points = entry.get("points")
-        if entry.get("enabled", True) is False or not isinstance(points, int) or points <= 0:
-            continue
-        found.append({"action_id": entry["action_id"], "points": points,
-                      "requires_ticket": bool(entry.get("requires_ticket", False))})
-    return found
-
-
-def mix_plan(actions: Sequence[Mapping[str, Any]], budget: int) -> dict[str, int]:
-    """Completions per action when ``budget`` requests are shared equally by ``actions``; a ticketed
-    action's share pays a start and a completion each. The remainder goes to the first actions."""
-    if not actions or budget <= 0:
-        return {}
-    share, extra = divmod(budget, len(actions))
-    plan = {}
-    for i, action in enumerate(actions):
-        requests = share + (1 if i < extra else 0)
-        plan[str(action["action_id"])] = requests // 2 if action.get("requires_ticket") else requests
-    return plan
-
-
-def partition_for(key: str, partitions: int) -> int:
-    """librdkafka's default partitioner (``consistent_random``): CRC-32 of the key, modulo the count."""
-    return (zlib.crc32(key.encode()) & 0xFFFFFFFF) % partitions
-
-
-def users_on_partition(prefix: str, partition: int, partitions: int, count: int) -> list[str]:
-    """The first ``count`` names ``{prefix}-{i}`` that the api's producer puts on ``partition``."""
-    found: list[str] = []
-    i = 0
-    while len(found) < count:
-        name = f"{prefix}-{i}"
-        if partition_for(name, partitions) == partition:
-            found.append(name)
-        i += 1
-    return found
-
-
-def counted_actions(before: int, after: int, acked: Sequence[int]) -> int:
-    """How many of the acknowledged actions (points each, in order) the score grew by."""
-    left, counted = after - before, 0
-    for points in acked:
-        if points > left:
-            break
-        left -= points
-        counted += 1
-    return counted
-
-
-def log_findings(text: str) -> dict[str, int]:
-    """Errors in a service's log: error records, records with a traceback, crash exits logged.
-
-    The worker writes each record twice, once as JSON and once through Faust's plain handler; when
-    the log has JSON records only those are counted, otherwise the plain lines are."""
-    json_counts = Counter[str]()
-    plain_counts = Counter[str]()
-    for line in text.splitlines():
-        record = parse_json(line.encode()) if line.startswith("{") else None
-        if isinstance(record, dict):
-            json_counts["records"] += 1
-            json_counts["error_lines"] += str(record.get("level", "")).lower() in ("error", "critical")
-            json_counts["tracebacks"] += "Traceback" in str(record.get("exc", ""))
-            json_counts["crash_exits_logged"] += "exiting before any commit" in str(record.get("msg", ""))
-        else:
-            plain_counts["error_lines"] += " ERROR " in line or "[ERROR]" in line or "CRITICAL" in line
-            plain_counts["tracebacks"] += line.startswith("Traceback")
-            plain_counts["crash_exits_logged"] += "exiting before any commit" in line
-    chosen = json_counts if json_counts["records"] else plain_counts
-    return {key: chosen[key] for key in ("error_lines", "tracebacks", "crash_exits_logged")}
-
-
-def summarise_farm(answers: Sequence[tuple[int, bytes]], seconds: float, standing: Mapping[str, Any],
-                   requests: int | None = None) -> dict[str, Any]:
-    """One farming run: what was sent, what the api answered, and what the board shows after."""
-    acked = accepted_points(answers)
-    score = standing.get("score")
-    return {
-        "requests": len(answers) if requests is None else requests,
-        "seconds": round(seconds, 3),
-        "statuses": status_counts(s for s, _ in answers),
-        "accepted": len(acked),
-        "acknowledged_points": sum(acked),
-        "score": score,
-        "rank": standing.get("rank"),
-        "points_per_second": round(score / seconds, 1) if isinstance(score, int) and seconds > 0 else None,
-        "caught_up": standing.get("caught_up"),
-    }
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return str(value).lower()
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def summary_line(result: Mapping[str, Any]) -> str:
-    """One line for the console: the number each attack is about."""
-    parts = []
-    farm = result.get("farming", {}).get("single") if isinstance(result.get("farming"), dict) else None
-    if isinstance(farm, dict):
-        parts.append(f"farming {_fmt(farm.get('requests'))} req in {farm.get('seconds')} s -> "
-                     f"{_fmt(farm.get('accepted'))} accepted, score {_fmt(farm.get('score'))} "
-                     f"(rank {_fmt(farm.get('rank'))})")
-    mixed = result.get("farming", {}).get("mixed") if isinstance(result.get("farming"), dict) else None
-    if isinstance(mixed, dict):
-        parts.append(f"mixed score {_fmt(mixed.get('score'))}")
-    for name, text in (("burst", "burst {limited}/{requests} got 429"),
-                       ("tickets", "tickets {issued}/{requests} issued"),
-                       ("forged", "forged counted={counted} (score {score})"),
-                       ("admin_key_reuse", ("admin key reuse: admin {admin_status}, {counted}/{sent} counted "
-                                            "in {window_s} s, worker exits {worker_exits}"))):
-        found = result.get(name)
-        if isinstance(found, dict):
-            if "error" in found:
-                parts.append(f"{name} failed: {found['error']}")
-                continue
-            parts.append(text.format_map(_Missing({k: _fmt(v) for k, v in found.items()})))
-    return "abuse: " + "; ".join(parts)
-
-
-class _Missing(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "?"
-
-
-# ---------------------------------------------------------------- the system under attack
-
-
-def default_env(world: World, environ: Mapping[str, str] | None = None) -> tuple[dict[str, str], list[str]]:
-    """The services' environment with every rate-limit and catalog override blanked (so the shipped
-    defaults apply even when the shell exports some); returns it and the names blanked."""
-    environ = os.environ if environ is None else environ
-    blanked = sorted({k for k in (*environ, *world.env)
-                      if k.startswith("SCOREBOARD_RATE_") or k == "SCOREBOARD_ACTIONS_FILE"})
-    return world.env | {k: "" for k in blanked}, blanked
-
-
-@dataclass
-class System:
-    world: World
-    services: kit.System
-    """The api, worker and gateway processes, on ``default_env``; the worker is restarted when it exits."""
-    worker_exits: list[int] = field(default_factory=list)
-    """Exit codes of every worker process that ended while the scenario ran (each one restarted)."""
-
-    @property
-    def env(self) -> dict[str, str]:
-        return self.services.env
-
-    @property
-    def api_url(self) -> str:
-        return self.services.api_url
-
-    @property
-    def worker(self) -> kit.Process | None:
-        """The newest worker process."""
-        return next((p for p in reversed(self.services.processes) if p.role == "worker"), None)
-
-    def watch_worker(self) -> None:
-        """Restart the worker on its port if it exited (as a supervisor would), recording its exit code."""
-        worker = self.worker
-        if worker is not None and (code := worker.popen.poll()) is not None:
-            self.worker_exits.append(code)
-            self.services.start("worker", SCOREBOARD_WORKER_PORT=str(worker.port))
-
-    def worker_logs(self) -> str:
-        texts = []
-        for process in self.services.processes:
-            if process.role == "worker" and process.log_path.exists():
-                texts.append(process.log_path.read_text(errors="replace"))
-        return "\n".join(texts)
-
-    def token(self, user: str, admin: bool = False) -> str:
-        settings = self.world.settings()
-        return mint_token(settings.jwt_secret, user, roles=("admin",) if admin else (), ttl_seconds=3600,
-                          issuer=settings.jwt_issuer, audience=settings.jwt_audience)
-
-    # ------------------------------------------------------------ HTTP
-
-    async def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
-        """GET with up to 5 s of polite retries while the per-IP limit answers 429."""
-        deadline = time.monotonic() + 5
-        while True:
-            status, body = await asyncio.to_thread(self._get, path, token)
-            if status != 429 or time.monotonic() > deadline:
-                return status, parse_json(body)
-            await asyncio.sleep(0.5)
-
-    def _get(self, path: str, token: str | None) -> tuple[int, bytes]:
-        request = urllib.request.Request(self.api_url + path)
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return int(response.status), bytes(response.read())
-        except urllib.error.HTTPError as exc:
-            return int(exc.code), bytes(exc.read())
-        except OSError:
-            return 0, b""
-
-    async def storm(self, requests: Sequence[tuple[str, dict[str, str], bytes]], connections: int,
-                    pace_s: float = 0.0) -> tuple[list[tuple[int, bytes]], float]:
-        """Send ``requests`` over ``connections`` keep-alive connections, as fast as they go or one
-        every ``pace_s`` seconds; the answers in request order, and the seconds it took."""
-        answers: list[tuple[int, bytes]] = [(0, b"")] * len(requests)
-        queue = iter(range(len(requests)))
-        started = time.monotonic()
-
-        async def connection() -> None:
-            try:
-                poster = await HttpPoster.connect(self.api_url)
-            except OSError:
-                return
-            try:
-                for i in queue:
-                    if pace_s and (wait := started + i * pace_s - time.monotonic()) > 0:
-                        await asyncio.sleep(wait)
-                    path, headers, body = requests[i]
-                    try:
-                        answers[i] = await poster.post(path, headers, body)
-                    except Exception:  # noqa: BLE001 - no answer is an outcome too (counted as 0)
-                        answers[i] = (0, b"")
-                        await poster.close()
-                        try:
-                            poster = await HttpPoster.connect(self.api_url)
-                        except OSError:
-                            return  # the other connections take the rest of the queue
-            finally:
-                await poster.close()
-
-        await asyncio.gather(*(connection() for _ in range(max(1, min(connections, len(requests))))))
-        return answers, time.monotonic() - started
-
-    # ------------------------------------------------------------ waiting for the worker
-
-    async def caught_up(self, timeout_s: float) -> bool:
-        """Wait until the worker's group committed offsets reach the actions topic's end as it is now."""
-        bootstrap, group = self.world.kafka_bootstrap, self.env.get("SCOREBOARD_WORKER_ID", "")
-        ends = await asyncio.to_thread(topic_ends, bootstrap)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self.watch_worker()
-            committed = await asyncio.to_thread(_committed, bootstrap, group, list(ends))
-            if all(committed.get(p, -1) >= end for p, end in ends.items()):
-                return True
-            await asyncio.sleep(0.25)
-        return False
-
-    async def standing(self, user: str, board: str = "global") -> dict[str, Any]:
-        status, body = await self.get(f"/v1/leaderboards/{board}/users/{user}")
-        if status == 200 and isinstance(body, dict):
-            score = body.get("score")
-            return {"score": int(score) if isinstance(score, int) else None, "rank": body.get("rank")}
-        if status == 404:
-            return {"score": 0, "rank": None}
-        return {"score": None, "rank": None, "status": status}
-
-    async def settled_standing(self, user: str, timeout_s: float) -> dict[str, Any]:
-        """The user's standing once the worker caught up and two reads half a second apart agree."""
-        caught = await self.caught_up(timeout_s)
-        last = await self.standing(user)
-        for _ in range(10):
-            await asyncio.sleep(0.5)
-            now = await self.standing(user)
-            if now == last:
-                break
-            last = now
-        return last | {"caught_up": caught}
-
-
-def _committed(bootstrap: str, group: str, partitions: list[int]) -> dict[int, int]:
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        found = consumer.committed([TopicPartition(ACTIONS_TOPIC, p) for p in partitions], timeout=10)
-        return {tp.partition: tp.offset for tp in found}
-    except Exception:  # noqa: BLE001 - unknown: the caller keeps waiting until its deadline
-        return {}
-    finally:
-        consumer.close()
-
-
-def _scan(bootstrap: str, topic: str, starts: Mapping[int, int], match: Callable[[Any], bool],
-          timeout_s: float, ends: Mapping[int, int] | None = None) -> list[Any]:
-    """Messages of ``topic`` from ``starts`` up to the ends (as now) for which ``match`` holds;
-    gives up after ``timeout_s`` (other sessions may have appended a lot)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    ends = dict(ends) if ends is not None else topic_ends(bootstrap, topic)
-    todo = {p: e for p, e in ends.items() if p in starts and e > starts[p]}
-    if not todo:
-        return []
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-abuse-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False})
-    found = []
-    try:
-        consumer.assign([TopicPartition(topic, p, starts[p]) for p in todo])
-        deadline = time.monotonic() + timeout_s
-        while todo and time.monotonic() < deadline:
-            for message in consumer.consume(1000, timeout=0.5):
-                if message.error():
-                    continue
-                if match(message):
-                    found.append(message)
-                partition = message.partition()
-                if partition in todo and (message.offset() or 0) + 1 >= todo[partition]:
-                    del todo[partition]
-    finally:
-        consumer.close()
-    return found
 
 
 # ---------------------------------------------------------------- the attacks
@@ -569,7 +210,7 @@ def _produce(bootstrap: str, user: str, value: bytes,
         if err is None:
             where.append((msg.partition(), msg.offset()))
 
-    producer.produce(ACTIONS_TOPIC, key=user.encode(), value=value, headers=headers, on_delivery=delivered)
+    producer.produce(ACTIONS, key=user.encode(), value=value, headers=headers, on_delivery=delivered)
     if producer.flush(30) or not where:
         raise RuntimeError("the forged record was not acknowledged by Kafka")
     return where[0]
@@ -589,7 +230,7 @@ async def forged(system: System, plan: AbusePlan, run: str) -> dict[str, Any]:
     except (ImportError, TypeError):
         pass
     bootstrap = system.world.kafka_bootstrap
-    rejected_start = await asyncio.to_thread(topic_ends, bootstrap, REJECTED_TOPIC)
+    rejected_start = await asyncio.to_thread(topic_ends, bootstrap, REJECTED)
     partition, offset = await asyncio.to_thread(_produce, bootstrap, user, codec.encode(event), headers)
     standing = await system.settled_standing(user, plan.settle_timeout_s)
 
@@ -597,7 +238,7 @@ async def forged(system: System, plan: AbusePlan, run: str) -> dict[str, Any]:
         return (message.key() or b"") == user.encode()
 
     reason = None
-    for message in await asyncio.to_thread(_scan, bootstrap, REJECTED_TOPIC, rejected_start, ours, 10.0):
+    for message in await asyncio.to_thread(scan_topic, bootstrap, REJECTED, rejected_start, ours, 10.0):
         try:
             decoded = codec.decode(message.value())
         except Exception:  # noqa: BLE001 - a rejection this codec cannot read: say so, keep going
@@ -657,7 +298,7 @@ async def admin_key_reuse(system: System, plan: AbusePlan, run: str) -> dict[str
     def ours(message: Any) -> bool:
         return (message.key() or b"").decode(errors="replace") in tokens
 
-    seen = await asyncio.to_thread(_scan, system.world.kafka_bootstrap, ACTIONS_TOPIC,
+    seen = await asyncio.to_thread(scan_topic, system.world.kafka_bootstrap, ACTIONS,
                                    {partition: ends[partition]}, ours, 10.0)
     keys_seen = {(m.key() or b"").decode(errors="replace") for m in seen}
     sent = sum(len(a) for a in answers)
