@@ -28,6 +28,11 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
         "ingest_over_bare": ratio(ingest, results.get("baseline_bare", {}).get("rps", math.nan)),
         "ingest_over_seed": ratio(ingest, results.get("baseline_seed", {}).get("rps", math.nan)),
     }
+    floor = results.get("baseline_floor")
+    if floor:  # the required I/O alone (bench/baselines/floor.py), in the same run
+        bare = results.get("baseline_bare", {}).get("rps", math.nan)
+        found["floor_over_bare"] = ratio(floor.get("rps", math.nan), bare)
+        found["ingest_over_floor"] = ratio(ingest, floor.get("rps", math.nan))
     read = results.get("read")
     if read:  # the read scenario measures its own baseline_bare, in the same run as its reads
         read_bare = read.get("baseline_bare", {}).get("rps", math.nan)

@@ -58,7 +58,7 @@ def _run_ingest(quick: bool, profile: bool) -> dict[str, Any]:
     from bench.scenarios import ingest
 
     plan = ingest.IngestPlan(seconds=5 if quick else 15, warmup_seconds=1 if quick else 3, profile=profile)
-    bar = _bar("ingest (bare, seed, api)", plan.seconds * len(ingest.TARGETS))
+    bar = _bar("ingest (bare, seed, floor, api)", plan.seconds * len(ingest.TARGETS))
     offsets = {target: i * plan.seconds for i, target in enumerate(ingest.TARGETS)}
 
     def tick(target: str, done: float) -> None:
@@ -114,7 +114,7 @@ def _run_e2e(quick: bool) -> dict[str, Any]:
 def _run_fanout(quick: bool) -> dict[str, Any]:
     from bench.scenarios import fanout
 
-    plan = fanout.FanoutPlan(clients=(200, 1000) if quick else (1000, 5000, 10000), updates=5 if quick else 20)
+    plan = fanout.FanoutPlan(clients=(200, 1000) if quick else (1000, 5000, 10000), updates=5 if quick else 100)
     bar = _bar("fanout", plan.updates * len(plan.clients), unit="updates")
 
     def tick(label: str) -> None:

@@ -26,7 +26,7 @@ from scoreboard.domain.clock import to_datetime
 #       hour ttl s, day ttl s, ticket id.
 # Everything is checked before anything is written. Returns {'ok', 0, refused attempts before this one}
 # (and forgets them) or {refusal, ms until it lifts} (and counts the refusal, for an hour).
-_RESERVE = Script("""
+RESERVE = Script("""
 local function refuse(reason, ms)
   redis.call('INCR', KEYS[7])
   redis.call('EXPIRE', KEYS[7], 3600)
@@ -185,7 +185,7 @@ class CompletionGuard:
         until_midnight_us = DAY_US - reservation.now_us % DAY_US
         until_next_hour_us = HOUR_US - reservation.now_us % HOUR_US
         limits = reservation.limits
-        outcome, wait_ms, *refused = await self._calls.run(_RESERVE, reservation.keys(), [
+        outcome, wait_ms, *refused = await self._calls.run(RESERVE, reservation.keys(), [
             reservation.owner,
             reservation.ticket_ttl_s + TICKET_MEMORY_MARGIN_S if reservation.ticket_id else 0,
             action.cooldown_seconds * 1000,

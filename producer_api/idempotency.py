@@ -31,7 +31,7 @@ TTL_SECONDS = 7 * 24 * 3600
 
 # KEYS[1] the key; ARGV[1] the new pending record (JSON), ARGV[2] lease ms, ARGV[3] ttl s.
 # Returns {outcome, record}: new | done | busy | orphaned (taken over: the lease is ours now).
-_CLAIM = Script("""
+CLAIM = Script("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local raw = redis.call('GET', KEYS[1])
@@ -97,7 +97,7 @@ class IdempotencyStore:
         """Take the key for ``record``, or learn what holds it. Without Redis: NEW (the ledger still
         counts the action once)."""
         try:
-            outcome, raw = await self._calls.run(_CLAIM, [self._key(user_id, key)],
+            outcome, raw = await self._calls.run(CLAIM, [self._key(user_id, key)],
                                                  [_dump(record), self._lease_ms, TTL_SECONDS])
         except RedisError:
             return Claim.NEW, record

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 # KEYS[1] bucket; ARGV[1] refill tokens per second, ARGV[2] burst (capacity), ARGV[3] cost.
 # Returns {allowed (0/1), tokens left (floor), ms until a retry can pass, ms until full}.
-_TAKE = Script("""
+TAKE = Script("""
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -84,7 +84,7 @@ class RateLimiter:
         if not bucket.enabled:
             return Verdict(True, 0, 0, 0, 0)
         allowed, remaining, retry_ms, full_ms = await self._calls.run(
-            _TAKE, [f"sb:rl:{bucket.name}:{{{subject}}}"], [bucket.per_second, bucket.burst, cost])
+            TAKE, [f"sb:rl:{bucket.name}:{{{subject}}}"], [bucket.per_second, bucket.burst, cost])
         return Verdict(
             allowed=bool(allowed),
             limit=bucket.burst,

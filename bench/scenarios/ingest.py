@@ -1,12 +1,16 @@
-"""ingest, baseline_bare, baseline_seed: closed-loop wrk load on POST /v1/actions/win-match/complete.
+"""ingest, baseline_bare, baseline_seed, baseline_floor: closed-loop wrk load on
+POST /v1/actions/win-match/complete.
 
-The three servers run one after another (never side by side) on the same box, each with a warm-up
+The four servers run one after another (never side by side) on the same box, each with a warm-up
 and then a measured window, driven by the same wrk script with the same connections and tokens.
 The api runs alone (no worker or gateway), as do the baselines: this measures the ack path.
+``baseline_floor`` (``bench/baselines/floor.py``) does only the Redis and Kafka I/O the api must do per
+request, so bare → floor → ingest splits the gap into the required I/O and the api's own work.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -15,14 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.baselines.floor import TOPIC_VARIABLE, create_floor_topic, delete_floor_topic
 from bench.load import LoadResult, run_wrk
 from bench.system import RAISED_LIMITS, RAW_DIR, bench_processes
 from bench.tokens import mint_tokens, write_tokens_file
 from devstack.ports import free_port
 from devstack.worlds import isolated_world
+from scoreboard.settings import Settings
 from testkit.system import Process, System, wait_ready
 
-TARGETS = ("baseline_bare", "baseline_seed", "ingest")
+TARGETS = ("baseline_bare", "baseline_seed", "baseline_floor", "ingest")
 
 
 @dataclass(frozen=True)
@@ -41,8 +47,18 @@ def _start(target: str, services: System) -> Process:
     port = free_port()
     if target == "ingest":
         return services.start("api", SCOREBOARD_API_PORT=str(port))
-    module = {"baseline_bare": "bench.baselines.bare", "baseline_seed": "bench.baselines.seed"}[target]
+    module = {"baseline_bare": "bench.baselines.bare", "baseline_seed": "bench.baselines.seed",
+              "baseline_floor": "bench.baselines.floor"}[target]
     return services.start_module(target, module, port)
+
+
+def _floor_topic(target: str, settings: Settings, stack: contextlib.ExitStack) -> dict[str, str]:
+    """The floor's private topic (deleted when the target is done), as its environment."""
+    if target != "baseline_floor":
+        return {}
+    topic = create_floor_topic(settings)
+    stack.callback(delete_floor_topic, settings, topic)
+    return {TOPIC_VARIABLE: topic}
 
 
 def _profile(pid: int, seconds: int, run: str) -> subprocess.Popen[bytes] | None:
@@ -58,7 +74,7 @@ def _profile(pid: int, seconds: int, run: str) -> subprocess.Popen[bytes] | None
 
 
 def run(plan: IngestPlan, tick: Callable[[str, float], None]) -> dict[str, LoadResult]:
-    """Measure the three targets; ``tick(target, seconds_done)`` drives the progress bar."""
+    """Measure the targets in turn; ``tick(target, seconds_done)`` drives the progress bar."""
     run_id = uuid.uuid4().hex[:8]
     results: dict[str, LoadResult] = {}
     with isolated_world() as world:
@@ -68,7 +84,8 @@ def run(plan: IngestPlan, tick: Callable[[str, float], None]) -> dict[str, LoadR
         env = world.env | RAISED_LIMITS
         try:
             for target in TARGETS:
-                with bench_processes(world, env) as services:
+                with contextlib.ExitStack() as stack:
+                    services = stack.enter_context(bench_processes(world, env | _floor_topic(target, settings, stack)))
                     server = _start(target, services)
                     wait_ready(server)
                     run_wrk(server.url, tokens_file, f"w{run_id}{target[-4:]}", seconds=plan.warmup_seconds,

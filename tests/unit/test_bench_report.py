@@ -38,6 +38,18 @@ def test_ratios_and_targets_are_judged_from_one_run() -> None:
     assert all(met for name, met in verdicts.items() if "5,000" not in name)
 
 
+def test_the_floor_baseline_is_reported_as_a_row_and_as_ratios_to_bare_and_from_ingest(tmp_path: Path) -> None:
+    """baseline_floor at 1,500 req/s: 0.5 x bare, and ingest 1.333 x the floor; absent, no floor ratios."""
+    found = sample() | {"baseline_floor": sample()["ingest"] | {"rps": 1500.0, "requests": 22_500,
+                                                                "seconds": 15.0, "server_cpu_s": 9.0}}
+    found["ratios"] = results.ratios(found)
+    assert found["ratios"]["floor_over_bare"] == 0.5 and found["ratios"]["ingest_over_floor"] == 1.333
+    text = report.render(found, plot=None)
+    assert "| baseline_floor | 1,500.0 req/s |" in text and "baseline_floor / baseline_bare = **0.500**" in text
+    assert "- baseline_floor: 22,500 requests in 15.0 s" in text
+    assert "floor_over_bare" not in results.ratios(sample())
+
+
 def test_a_complete_result_misses_no_key_and_a_partial_one_names_what_is_missing() -> None:
     """The stable keys of issue 8 are checked by path."""
     found = sample() | {"ratios": {}}
@@ -79,3 +91,17 @@ def test_server_frames_are_cut_from_a_stream_and_a_partial_tail_kept() -> None:
     stream = bytearray(b"\x81\x02hi" + sixteen_bit + b"\x81\x05ab")
     assert parse_frames(stream) == [(1, b"hi"), (1, long_payload)]
     assert stream == bytearray(b"\x81\x05ab")
+
+
+def test_a_fanout_row_with_stages_lists_them_p50_and_p99_and_one_without_lists_none() -> None:
+    """``stages_ms`` of the fan-out scenario: each known stage once, with the update count."""
+    found = sample()
+    stage = {"produced": 8.0, "received_last": 14.0, "first_write": 16.0, "last_write": 104.0, "arrival": 106.0,
+             "read": 112.0}
+    found["fanout"][1] |= {"updates": 100, "stages_ms": {"updates": 100, "p50": stage,
+                                                         "p99": {k: v * 2 for k, v in stage.items()}}}
+    text = report.render(found, plot=None)
+    assert ("Stages, p50 / p99 ms from the change over 100 updates: handed to Kafka by the worker 8.0 / 16.0, "
+            "read by the last gateway process 14.0 / 28.0, first socket written 16.0 / 32.0, last socket written "
+            "104.0 / 208.0, last client's kernel arrival 106.0 / 212.0, last client's read 112.0 / 224.0.") in text
+    assert text.count("Stages, p50 / p99") == 1
