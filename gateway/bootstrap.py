@@ -17,7 +17,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from gateway import moderation, push
+from gateway import moderation, push, stages
 from gateway.feed import Feed, kafka_consumer
 from gateway.hub import Hub
 from gateway.processes import fork_children, reap, reuse_port_socket, signal_children
@@ -56,6 +56,8 @@ def create_app(services: GatewayServices) -> Starlette:
                              registry=registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
     services.observe_push = push_latency.observe
     services.hub.on_written = push.observe_written(push_latency.observe)
+    gc_watch = stages.GcWatch()
+    services.hub.on_pass = stages.pass_logger(gc_watch)
     lagging = Gauge("scoreboard_gateway_lagging_subscriptions", "subscriptions behind their board's latest version",
                     registry=registry)
     lagging.set_function(services.hub.lagging_count)
@@ -71,9 +73,11 @@ def create_app(services: GatewayServices) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(services.feed.run())
+        gc_watch.install()
         try:
             yield
         finally:
+            gc_watch.uninstall()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -4,6 +4,7 @@ instance holds the whole latest state by itself."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from gateway.hub import BoardState, Hub
@@ -35,7 +36,7 @@ class Feed(ChangeFeed):
 
     def changed(self, event: LeaderboardChanged, headers: Headers | None) -> None:
         entries = tuple((e.rank, e.user_id, e.score) for e in event.entries)
-        state = BoardState(event.board, event.board_version, entries, event.changed_at_us)
+        state = BoardState(event.board, event.board_version, entries, event.changed_at_us, time.time())
         # The history read at start-up is not traced: nobody is subscribed to it yet.
         if not (self._tracing.enabled and self.caught_up.is_set() and trace_carrier(headers)):
             self._hub.publish(state)

@@ -31,6 +31,8 @@ class BoardState:
     version: int
     entries: tuple[tuple[int, str, int], ...]
     changed_at_us: int = field(default=0, compare=False)
+    received_at: float = field(default=0.0, compare=False)
+    """``time.time()`` when this process read the change from the feed (0: not from the feed)."""
 
     def frame(self, kind: str) -> dict[str, object]:
         return {
@@ -95,6 +97,21 @@ class FrameSink(Protocol):
     def send_update(self, state: BoardState) -> None:
         """Write ``state`` as an ``update`` frame; only called when ``writable()``."""
         ...
+
+
+@dataclass(frozen=True)
+class WritePass:
+    """One write pass of the hub, in ``time.time()`` seconds (comparable with the change time)."""
+
+    started: float
+    first_write: float
+    """Just after the first socket of the pass was written."""
+    finished: float
+    """Just after the last socket of the pass was written."""
+    written: tuple[tuple[BoardState, int], ...]
+    """Each state written in the pass, with how many sockets took it (in order of first write)."""
+    left_to_tasks: int = 0
+    """Subscriptions of the pass whose socket did not take the state at once: their task sends it."""
 
 
 class Subscription:
@@ -176,6 +193,8 @@ class Hub:
         self._due: list[Subscription] = []
         self.on_written: Callable[[BoardState, int], None] | None = None
         """Called after each write pass with each state the hub wrote and to how many sockets."""
+        self.on_pass: Callable[[WritePass], None] | None = None
+        """Called after each write pass that wrote to at least one socket, with its times."""
 
     def latest(self, board: str) -> BoardState:
         return self._latest.get(board) or BoardState(board, 0, ())
@@ -204,30 +223,41 @@ class Hub:
     def _flush(self) -> None:
         """One pass per loop turn over the subscriptions offered a state since the last one."""
         due, self._due = self._due, []
+        started = time.time()
         now = time.monotonic()
         # Counted per run of the same state (a pass writes one state per board, so runs are long):
         # nothing per socket but an identity test, no hashing of the entries.
         written: list[tuple[BoardState, int]] = []
         last: BoardState | None = None
         count = 0
+        first_write = 0.0
+        left = 0
         for subscription in due:
             state = subscription.flush(now)
             if state is None:
+                if subscription._ready.is_set():
+                    left += 1
                 continue
             if state is not last:
                 if last is not None:
                     written.append((last, count))
+                else:
+                    first_write = time.time()
                 last, count = state, 0
             count += 1
-        if last is not None:
-            written.append((last, count))
+        if last is None:
+            return
+        written.append((last, count))
+        finished = time.time()
+        totals: dict[int, tuple[BoardState, int]] = {}  # by id(): no hashing of the entries
+        for state, run in written:
+            total = totals.get(id(state))
+            totals[id(state)] = (state, run + (total[1] if total is not None else 0))
         if self.on_written is not None:
-            totals: dict[int, tuple[BoardState, int]] = {}  # by id(): no hashing of the entries
-            for state, run in written:
-                total = totals.get(id(state))
-                totals[id(state)] = (state, run + (total[1] if total is not None else 0))
             for state, total_count in totals.values():
                 self.on_written(state, total_count)
+        if self.on_pass is not None:
+            self.on_pass(WritePass(started, first_write, finished, tuple(totals.values()), left))
 
     def unsubscribe(self, subscription: Subscription) -> None:
         subscribers = self._subscribers.get(subscription.board)

@@ -21,6 +21,9 @@ SO_TIMESTAMPNS = 35
 """Linux (asm-generic): the kernel stamps each received packet (CLOCK_REALTIME, a timespec); a TCP
 ``recvmsg`` returns the stamp of the last packet it read as ``SCM_TIMESTAMPNS`` (the same number)."""
 _TIMESPEC = struct.Struct("@qq")
+_ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
+TEXT_FRAME = 0x81
+"""FIN + text opcode: a whole text frame from the server (unmasked)."""
 
 
 @dataclass(eq=False)
@@ -50,7 +53,7 @@ class StampedReader:
 
     def _readable(self) -> None:
         try:
-            data, ancillary, _, _ = self.sock.recvmsg(1 << 16, socket.CMSG_SPACE(_TIMESPEC.size))
+            data, ancillary, _, _ = self.sock.recvmsg(1 << 16, _ANCILLARY)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -60,7 +63,19 @@ class StampedReader:
         if not data:
             self.close()
             return
-        self._received(data, _stamp(ancillary, now), now)
+        stamp = _stamp(ancillary, now)
+        if not self._buffer and len(data) >= 2 and data[0] == TEXT_FRAME:
+            # the usual read: exactly one whole text frame (7- or 16-bit length), without the buffer
+            size, header = data[1], 2
+            if size == 126 and len(data) >= 4:
+                size, header = (data[2] << 8) | data[3], 4
+            elif size >= 126:  # a 64-bit length, a masked frame or a partial header: the general path
+                size = -1
+            if len(data) == header + size:
+                self.texts.append((stamp, data[header:]))
+                self.reads.append(now)
+                return
+        self._received(data, stamp, now)
 
     def _received(self, data: bytes, stamp: float, now: float) -> None:
         self._buffer += data

@@ -11,11 +11,19 @@ frames came out of version order (both must be 0). ``arrival_*``: the same from 
 stamp on each client's socket (``testkit.stamped_reader.StampedReader``), which the client process's
 own delay in reading thousands of sockets does not include. ``profile_dir``
 records the gateway with py-spy during the updates.
+
+``stages_ms`` splits each update's latency (``STAGES``, ms from the change): the worker's batch line
+(``produced``: handed to Kafka; ``worker_done``), each gateway process's ``push`` line
+(``gateway.stages``: read from the feed, first and last socket written, garbage collection), then the
+last client's kernel arrival and read; p50 and p99 of each over the updates, and the stages of the
+update read latest. The subscribers' process runs without cyclic garbage collection while it reads
+the timed frames: with every frame of the run held, its collections stalled the reads being timed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import resource
 import shutil
@@ -43,7 +51,9 @@ from testkit.system import System, new_log_dir, start_process, wait_ready
 @dataclass(frozen=True)
 class FanoutPlan:
     clients: tuple[int, ...] = (1000, 5000, 10000)
-    updates: int = 20
+    updates: int = 100
+    """Updates per step. Each step's p99 is over its updates: about 100 make it the 99th percentile
+    (over 20 it was the worst update but a fraction), so one slow update no longer decides the run."""
     gap_s: float = 0.5
     wait_s: float = 10
     gateway_processes: int = 2
@@ -60,6 +70,7 @@ class FanoutPlan:
 class Update:
     expected_score: int
     acked_at: float
+    event_id: str = ""
 
 
 def raise_open_files(wanted: int) -> int:
@@ -110,6 +121,88 @@ def out_of_order(texts: Sequence[tuple[float, bytes]]) -> int:
     return sum(1 for before, after in zip(versions, versions[1:], strict=False) if after <= before)
 
 
+STAGES = ("produced", "worker_done", "received_first", "received_last", "first_write", "last_write", "gc",
+          "arrival", "read")
+"""The stages of one update, each in ms from the worker's change (``gc``: ms of garbage collection in
+the gateway processes between reading the change and the end of their write pass, summed)."""
+
+
+def log_lines(path: Path, msg: str) -> list[dict[str, Any]]:
+    """The JSON log lines of ``path`` whose ``msg`` is ``msg`` (``scoreboard.runtime.logs``)."""
+    found: list[dict[str, Any]] = []
+    if not path.exists():
+        return found
+    marker = f'"msg": "{msg}"'
+    for raw in path.read_text(errors="replace").splitlines():
+        if marker not in raw:
+            continue
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(line, dict) and line.get("msg") == msg:
+            found.append(line)
+    return found
+
+
+def update_stages(updates: Sequence[Update], per_client_read: Sequence[Sequence[tuple[float, int]]],
+                  per_client_arrival: Sequence[Sequence[tuple[float, int]]], batches: Sequence[dict[str, Any]],
+                  passes: Sequence[dict[str, Any]], board: str = "global") -> list[dict[str, float]]:
+    """Per update, the ``STAGES`` found for it: the worker's batch line (``produced``: its ledger and
+    board stages, after which the change records go to Kafka; ``worker_done``: the batch's outputs
+    acknowledged), the gateway processes' ``push`` lines of the version (``received_first``/``_last``:
+    the first and the last process to read it from the feed; ``first_write``: the first socket written
+    by any process; ``last_write``: the last socket written by every process), and the last client's
+    kernel ``arrival`` and ``read``."""
+    by_event: dict[str, dict[str, Any]] = {}
+    for line in batches:
+        for event_id in line.get("event_ids") or ():
+            by_event[str(event_id)] = line
+    by_version: dict[int, list[dict[str, Any]]] = {}
+    for line in passes:
+        if line.get("board") == board:
+            by_version.setdefault(int(line.get("version", 0)), []).append(line)
+    found: list[dict[str, float]] = []
+    for u, update in enumerate(updates):
+        seen = [client[u] for client in per_client_read if client[u][1] > 0]
+        if not seen:
+            found.append({})
+            continue
+        version = min(v for _, v in seen)
+        change_s = version / 1e6
+        stages: dict[str, float] = {"read": (max(at for at, _ in seen) - change_s) * 1000}
+        arrived = [client[u][0] for client in per_client_arrival if client[u][1] > 0]
+        if arrived:
+            stages["arrival"] = (max(arrived) - change_s) * 1000
+        stage_ms = by_event.get(update.event_id, {}).get("stage_ms")
+        if isinstance(stage_ms, list) and len(stage_ms) == 3:
+            stages["produced"] = float(stage_ms[0]) + float(stage_ms[1])
+            stages["worker_done"] = float(sum(stage_ms))
+        lines = by_version.get(version, [])
+        received = {line.get("pid"): float(line["received_ms"]) for line in lines if "received_ms" in line}
+        if received:
+            stages["received_first"] = min(received.values())
+            stages["received_last"] = max(received.values())
+        if lines:
+            stages["first_write"] = min(float(line["first_write_ms"]) for line in lines)
+            stages["last_write"] = max(float(line["last_write_ms"]) for line in lines)
+            stages["gc"] = sum(float(line.get("gc_ms", 0.0)) for line in lines)
+        found.append({name: round(stages[name], 2) for name in STAGES if name in stages})
+    return found
+
+
+def stage_summary(stages: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """``updates`` (how many updates had every stage), p50 and p99 of each stage over the updates,
+    and the stages of the update the last client read latest (the one that decides the p99)."""
+    complete = [s for s in stages if all(name in s for name in STAGES)]
+    summary: dict[str, Any] = {"updates": len(complete)}
+    for q in (50, 99):
+        summary[f"p{q}"] = {name: round(percentile([s[name] for s in stages if name in s], q), 2) for name in STAGES}
+    timed = [s for s in stages if "read" in s]
+    summary["worst_update"] = max(timed, key=lambda s: s["read"]) if timed else {}
+    return summary
+
+
 async def _subscribe(url: str, count: int) -> list[StampedReader]:
     readers: list[StampedReader] = []
     for start in range(0, count, 100):  # in waves: the gateway accepts a backlog, not 5,000 at once
@@ -144,8 +237,9 @@ def _stop_profile(spy: subprocess.Popen[bytes] | None) -> None:
             spy.wait()
 
 
-async def _one_count(pipeline: System, user: str, token: str, clients: int, plan: FanoutPlan, score: int,
-                     tick: Callable[[str], None]) -> tuple[dict[str, Any], int]:
+async def _one_count(pipeline: System, user: str, token: str, clients: int, count: int, plan: FanoutPlan,
+                     score: int, tick: Callable[[str], None]) -> tuple[dict[str, Any], int]:
+    """``count`` updates to ``clients`` subscribers; the step's row and the hot user's score after."""
     readers = await _subscribe(pipeline.board_ws(), clients)
     stalled = open_stalled_websocket(pipeline.board_ws())
     poster = await HttpPoster.connect(pipeline.api_url)
@@ -153,15 +247,21 @@ async def _one_count(pipeline: System, user: str, token: str, clients: int, plan
     if plan.profile_dir is not None:
         spy = _profile_gateway(pipeline, plan.profile_dir / f"profile-gateway-{clients}-{uuid.uuid4().hex[:6]}.txt")
     updates: list[Update] = []
+    # No cyclic collection in this process while it reads the frames being timed: with 5,000 readers
+    # holding every frame so far, a collection stalled the reads for tens of milliseconds
+    # (the frames are kept either way; nothing they hold forms cycles).
+    gc.collect()
+    gc.disable()
     try:
-        for _ in range(plan.updates):
+        for _ in range(count):
             counts = [len(r.texts) for r in readers]
             status, body = await poster.post("/v1/actions/win-match/complete", {
                 "Authorization": f"Bearer {token}", "Idempotency-Key": f"fan-{uuid.uuid4().hex}"})
             if not 200 <= status < 300:
                 raise RuntimeError(f"fan-out action refused: {status} {body[:200]!r}")
-            score += int(json.loads(body)["points"])
-            updates.append(Update(score, time.time()))
+            accepted = json.loads(body)
+            score += int(accepted["points"])
+            updates.append(Update(score, time.time(), str(accepted.get("event_id", ""))))
             deadline = time.monotonic() + plan.wait_s
             shown = str(score).encode()
             # Waits until every reader shows the update, in this same process that reads the sockets:
@@ -180,9 +280,12 @@ async def _one_count(pipeline: System, user: str, token: str, clients: int, plan
         per_client = [arrivals([(at, text) for at, (_, text) in zip(r.reads, r.texts, strict=True)], user, updates)
                       for r in readers]
         per_client_arrival = [arrivals(r.texts, user, updates) for r in readers]
+        stages = update_stages(updates, per_client, per_client_arrival, _role_log(pipeline, "worker", "batch"),
+                               _role_log(pipeline, "gateway", "push"))
         disordered = sum(out_of_order(r.texts) for r in readers)
         closed = sum(1 for r in readers if r.closed)
     finally:
+        gc.enable()
         _stop_profile(spy)
         await poster.close()
         stalled.close()
@@ -206,7 +309,13 @@ async def _one_count(pipeline: System, user: str, token: str, clients: int, plan
         "arrival_p99_ms": round(percentile(arrival_from_change, 99), 2),
         "arrival_all_clients": latency_summary(arrival_every),
         "last_client_ms": [round(ms, 1) for ms in from_change],
+        "stages_ms": stage_summary(stages),
     }, score
+
+
+def _role_log(pipeline: System, role: str, msg: str) -> list[dict[str, Any]]:
+    return [line for process in pipeline.processes if process.role == role
+            for line in log_lines(process.log_path, msg)]
 
 
 def start_fanout_pipeline(world: World, gateway_processes: int) -> System:
@@ -245,7 +354,7 @@ async def _measure(plan: FanoutPlan, tick: Callable[[str], None]) -> list[dict[s
         results = []
         score = HEAD_START
         for clients in plan.clients:
-            result, score = await _one_count(pipeline, user, token, clients, plan, score, tick)
+            result, score = await _one_count(pipeline, user, token, clients, plan.updates, plan, score, tick)
             results.append(result)
         return results
 

@@ -154,3 +154,39 @@ def test_the_websocket_readers_fast_path_takes_whole_frames_and_leaves_the_rest_
     reader.data_received(split[:3])
     reader.data_received(split[3:] + server_frame(OP_TEXT, b"d"))
     assert [text for _, text in reader.texts] == [b"a", long_text, b"bc", b"d"]
+
+
+def test_a_stamped_reader_takes_whole_frames_directly_and_split_joined_or_long_ones_through_its_buffer() -> None:
+    """However the reads fall (one whole frame, a split one, two in one read, a 64-bit length), every
+    text frame is recorded once, in order, with a stamp no later than its read; a ping is answered."""
+    from testkit.stamped_reader import StampedReader
+
+    long_text = b"y" * 70_000
+    split = server_frame(OP_TEXT, b"bc")
+    sends = [server_frame(OP_TEXT, b"a"), server_frame(OP_TEXT, b"x" * 300), split[:3],
+             split[3:] + server_frame(OP_TEXT, b"d"), server_frame(OP_PING, b"here"),
+             bytes([0x81, 127]) + struct.pack(">Q", len(long_text)) + long_text]
+    expected = [b"a", b"x" * 300, b"bc", b"d", long_text]
+
+    async def scenario() -> tuple[list[bytes], bool, bytes]:
+        ours, theirs = socket.socketpair()
+        ours.setblocking(False)
+        reader = StampedReader(ours)
+        reader.start(asyncio.get_running_loop(), b"", 0.0)
+        try:
+            for data in sends:
+                theirs.sendall(data)
+            await until_on_loop(lambda: len(reader.texts) == len(expected), what="every text frame read")
+            theirs.settimeout(5)
+            pong = theirs.recv(64)
+        finally:
+            reader.close()
+            theirs.close()
+        ordered = all(0 < at <= read for (at, _), read in zip(reader.texts, reader.reads, strict=True))
+        return [text for _, text in reader.texts], ordered, pong
+
+    texts, ordered, pong = asyncio.run(scenario())
+    assert texts == expected and ordered
+    mask = pong[2:6]
+    assert pong[0] == 0x80 | OP_PONG and pong[1] == 0x80 | 4  # a masked client frame
+    assert bytes(b ^ mask[i % 4] for i, b in enumerate(pong[6:10])) == b"here"
