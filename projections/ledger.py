@@ -188,38 +188,49 @@ class Ledger:
                 async with cur.copy(f"COPY ledger ({ENTRY_COLUMNS}) FROM STDIN") as copy:
                     for entry in outcome.accepted:
                         await copy.write_row(_entry_row(entry))
-            if outcome.changed:
-                await self._upsert_standings(cur, outcome)
-            if outcome.statuses:
-                await cur.executemany(
-                    "INSERT INTO user_status (user_id, banned, event_id, changed_at_us, reason)"
-                    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (user_id) DO UPDATE SET banned = EXCLUDED.banned,"
-                    " event_id = EXCLUDED.event_id, changed_at_us = EXCLUDED.changed_at_us, reason = EXCLUDED.reason",
-                    [(u, s.banned, s.event_id, s.changed_at_us, s.reason) for u, s in outcome.statuses.items()])
-            if outcome.status_changes:
-                await cur.executemany(
-                    "INSERT INTO ban_history (event_id, user_id, banned, changed_at_us, reason, kafka_partition,"
-                    " kafka_offset) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
-                    [(c.event_id, c.user_id, c.banned, c.changed_at_us, c.reason, c.partition, c.offset)
-                     for c in outcome.status_changes])
-            if outcome.rejected:
-                await cur.executemany(
-                    "INSERT INTO rejections (kafka_partition, kafka_offset, event_id, user_id, reason, rejected_at_us)"
-                    " VALUES (%s, %s, %s, %s, %s, %s)",
-                    [(r.partition, r.offset, r.event_id, r.user_id, r.reason, r.rejected_at_us)
-                     for r in outcome.rejected])
-            if outcome.usage:
-                await _upsert(cur, "usage_counters", _USAGE_COLUMNS, _USAGE_UPSERT,
-                              [(u, c, v.window, v.amount) for (u, c), v in sorted(outcome.usage.items())])
-            await write_moderation(cur, outcome)
-            if outcome.first_seen:
-                await cur.executemany(
-                    "INSERT INTO user_profiles (user_id, first_seen_us) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                    sorted(outcome.first_seen.items()))
-            if outcome.next_offsets:
-                await cur.executemany(
-                    "UPDATE log_positions SET next_offset = %s WHERE kafka_partition = %s",
-                    [(offset, partition) for partition, offset in outcome.next_offsets.items()])
+            if max(len(outcome.changed), len(outcome.usage)) < _COPY_FROM_ROWS:
+                # no COPY among the rest (not allowed in a pipeline): all of it in one round trip, in
+                # the same order; an error still surfaces here and aborts the transaction
+                async with conn.pipeline():
+                    await self._write_rest(cur, outcome)
+            else:
+                await self._write_rest(cur, outcome)
+
+    async def _write_rest(self, cur: AsyncCursor[Any], outcome: BatchOutcome) -> None:
+        """Every write of the batch after its ledger rows: standings, bans, rejections, usage counters,
+        moderation, profiles, and last the log positions applied."""
+        if outcome.changed:
+            await self._upsert_standings(cur, outcome)
+        if outcome.statuses:
+            await cur.executemany(
+                "INSERT INTO user_status (user_id, banned, event_id, changed_at_us, reason)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (user_id) DO UPDATE SET banned = EXCLUDED.banned,"
+                " event_id = EXCLUDED.event_id, changed_at_us = EXCLUDED.changed_at_us, reason = EXCLUDED.reason",
+                [(u, s.banned, s.event_id, s.changed_at_us, s.reason) for u, s in outcome.statuses.items()])
+        if outcome.status_changes:
+            await cur.executemany(
+                "INSERT INTO ban_history (event_id, user_id, banned, changed_at_us, reason, kafka_partition,"
+                " kafka_offset) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
+                [(c.event_id, c.user_id, c.banned, c.changed_at_us, c.reason, c.partition, c.offset)
+                 for c in outcome.status_changes])
+        if outcome.rejected:
+            await cur.executemany(
+                "INSERT INTO rejections (kafka_partition, kafka_offset, event_id, user_id, reason, rejected_at_us)"
+                " VALUES (%s, %s, %s, %s, %s, %s)",
+                [(r.partition, r.offset, r.event_id, r.user_id, r.reason, r.rejected_at_us)
+                 for r in outcome.rejected])
+        if outcome.usage:
+            await _upsert(cur, "usage_counters", _USAGE_COLUMNS, _USAGE_UPSERT,
+                          [(u, c, v.window, v.amount) for (u, c), v in sorted(outcome.usage.items())])
+        await write_moderation(cur, outcome)
+        if outcome.first_seen:
+            await cur.executemany(
+                "INSERT INTO user_profiles (user_id, first_seen_us) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                sorted(outcome.first_seen.items()))
+        if outcome.next_offsets:
+            await cur.executemany(
+                "UPDATE log_positions SET next_offset = %s WHERE kafka_partition = %s",
+                [(offset, partition) for partition, offset in outcome.next_offsets.items()])
 
     async def _upsert_standings(self, cur: AsyncCursor[Any], outcome: BatchOutcome) -> None:
         rows = [(b, u, s.score, s.seq, s.reached_at_us, s.visible) for (b, u), s in outcome.changed.items()]

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import faust
+import uvloop
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -29,6 +30,7 @@ from scoreboard.runtime.tracing import tracing_for
 from scoreboard.settings import Settings
 from stream_app.agent import attach_agent
 from stream_app.chaos import CrashPlan
+from stream_app.fetching import use_short_fetch_wait
 from stream_app.lag import attach_lag_timer
 from stream_app.observability import WorkerMetrics, attach_endpoints
 from stream_app.pipeline import Pipeline
@@ -74,6 +76,7 @@ def create_worker_app(settings: Settings) -> faust.App:
         web_host=settings.worker_host,
         autodiscover=False,
     )
+    use_short_fetch_wait(app)
     topic = app.topic(ACTIONS, value_type=bytes, key_type=bytes, value_serializer="raw",
                       key_serializer="raw", internal=False)
     pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
@@ -122,6 +125,10 @@ def create_worker(app: faust.App) -> faust.Worker:
 
 def main(settings: Settings | None = None) -> None:
     settings = settings or Settings.from_env()
+    # Every loop of the process runs on uvloop (the agent's, and the Kafka consumer's thread that Faust
+    # starts): asyncio's own loop, in Python, was about a quarter of the worker's profile; uvloop's is C
+    # (docs/benchmarks.md, "The worker's CPU per action, and a 1.5 s fetch stall").
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     worker = create_worker(create_worker_app(settings))
     collect_less_often()
     worker.execute_from_commandline()

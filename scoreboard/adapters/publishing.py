@@ -58,26 +58,10 @@ class Publisher:
         """Send and wait for the broker's acknowledgement; returns (partition, offset). ``partition``
         -1 lets the producer's partitioner choose from the key."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[tuple[int, int]] = loop.create_future()
-        self._outstanding.add(future)
-        future.add_done_callback(self._outstanding.discard)
-
-        def delivered(err: KafkaError | None, msg: Message) -> None:
-            self._reports.append((future, topic, err, msg))
-
-        while True:
-            try:
-                self._producer.produce(topic, value=value, key=key.encode(), headers=list(headers),
-                                       partition=partition, timestamp=timestamp_ms, on_delivery=delivered)
-                break
-            except BufferError:  # the local queue is full: serve reports, give the broker a moment
-                self._serve()
-                await asyncio.sleep(0.01)
-            except KafkaException as exc:
-                raise PublishFailed(f"{topic}: {exc}") from exc
-        poller = self._poller
-        if poller is None or poller.done() or poller.get_loop() is not loop:
-            self._poller = loop.create_task(self._poll_while_outstanding())
+        while (future := self._produce(loop, topic, key, value, headers, partition, timestamp_ms)) is None:
+            self._serve()  # the local queue is full: serve reports, give the broker a moment
+            await asyncio.sleep(0.01)
+        self._keep_polling(loop)
         started = time.perf_counter()
         result = await future
         if self.on_acked is not None:
@@ -85,8 +69,58 @@ class Publisher:
         return result
 
     async def publish_many(self, records: Sequence[tuple[str, str, bytes, Sequence[tuple[str, bytes]]]]) -> None:
-        """Send all records and wait until every one is acknowledged."""
-        await asyncio.gather(*(self.publish(t, k, v, h) for t, k, v, h in records))
+        """Send all records and wait until every one is acknowledged (raises ``PublishFailed`` if one is
+        not). Every record is handed to the producer first, in order, and then the acknowledgements are
+        awaited: one future per record and no task per record (a worker batch publishes hundreds)."""
+        if not records:
+            return
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[tuple[int, int]]] = []
+        try:
+            for topic, key, value, headers in records:
+                while (future := self._produce(loop, topic, key, value, headers)) is None:
+                    self._serve()  # the local queue is full: serve reports, give the broker a moment
+                    await asyncio.sleep(0.01)
+                futures.append(future)
+            self._keep_polling(loop)
+            if self.on_acked is not None:
+                observe = _AckTimer(self.on_acked)
+                for future in futures:
+                    future.add_done_callback(observe)
+            for future in futures:
+                await future
+        except BaseException:
+            for future in futures:  # nobody awaits the others any more: their outcome is no error of theirs
+                future.add_done_callback(_retrieve)
+            raise
+
+    def _produce(self, loop: asyncio.AbstractEventLoop, topic: str, key: str, value: bytes,
+                 headers: Sequence[tuple[str, bytes]], partition: int = -1,
+                 timestamp_ms: int = 0) -> asyncio.Future[tuple[int, int]] | None:
+        """Hand one record to the producer: the future of its acknowledgement, or None if the
+        producer's local queue is full."""
+        reports = self._reports
+        future: asyncio.Future[tuple[int, int]] = loop.create_future()
+
+        def delivered(err: KafkaError | None, msg: Message) -> None:
+            reports.append((future, topic, err, msg))
+
+        try:
+            self._producer.produce(topic, value=value, key=key.encode(), headers=list(headers),
+                                   partition=partition, timestamp=timestamp_ms, on_delivery=delivered)
+        except BufferError:
+            return None
+        except KafkaException as exc:
+            raise PublishFailed(f"{topic}: {exc}") from exc
+        self._outstanding.add(future)
+        future.add_done_callback(self._outstanding.discard)
+        return future
+
+    def _keep_polling(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the poller on ``loop`` unless it runs there already (it ends when nothing is outstanding)."""
+        poller = self._poller
+        if poller is None or poller.done() or poller.get_loop() is not loop:
+            self._poller = loop.create_task(self._poll_while_outstanding())
 
     async def _poll_while_outstanding(self) -> None:
         # len(producer): records not yet acknowledged plus reports not yet served
@@ -156,6 +190,23 @@ class Publisher:
 def _fail(future: asyncio.Future[tuple[int, int]], error: PublishFailed) -> None:
     if not future.done():
         future.set_exception(error)
+
+
+class _AckTimer:
+    """Reports each acknowledged record's seconds since the batch was handed to the producer."""
+
+    def __init__(self, on_acked: Callable[[float], None]) -> None:
+        self._on_acked = on_acked
+        self._started = time.perf_counter()
+
+    def __call__(self, future: asyncio.Future[tuple[int, int]]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self._on_acked(time.perf_counter() - self._started)
+
+
+def _retrieve(future: asyncio.Future[tuple[int, int]]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _settle(report: Report) -> None:

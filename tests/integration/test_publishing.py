@@ -72,3 +72,37 @@ def test_a_broker_that_never_answers_fails_the_publish() -> None:
             publisher.close(timeout_s=1)
 
     asyncio.run(body())
+
+
+@pytest.mark.parametrize("run_loop", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])
+def test_publish_many_returns_when_every_record_is_acknowledged_in_order(run_loop: object, bootstrap: str) -> None:
+    """The records of a publish_many land in the order handed over, all acknowledged by its return."""
+    async def body() -> tuple[int, int, int]:
+        publisher = Publisher(bootstrap, client_id="test-publishing")
+        acked: list[float] = []
+        publisher.on_acked = acked.append
+        try:
+            key = uuid.uuid4().hex  # one key: one partition, so offsets are consecutive
+            before = await publisher.publish(TOPIC, key, b"before")
+            await publisher.publish_many([(TOPIC, key, f"{i}".encode(), [("n", f"{i}".encode())]) for i in range(300)])
+            after = await publisher.publish(TOPIC, key, b"after")
+            return before[1], after[1], len(acked)
+        finally:
+            publisher.close()
+
+    before, after, acked = run_loop(body())  # type: ignore[operator]
+    assert after == before + 301
+    assert acked == 302
+
+
+def test_publish_many_to_a_broker_that_never_answers_fails() -> None:
+    """Not one acknowledgement: publish_many raises instead of hanging."""
+    async def body() -> None:
+        publisher = Publisher(f"127.0.0.1:{free_port()}", delivery_timeout_s=1.5, client_id="test-publishing")
+        try:
+            with pytest.raises(PublishFailed):
+                await asyncio.wait_for(publisher.publish_many([(TOPIC, "k", b"v", []), (TOPIC, "k", b"w", [])]), 20)
+        finally:
+            publisher.close(timeout_s=1)
+
+    asyncio.run(body())
