@@ -9,24 +9,16 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from bench.baselines.serve import serve
+from bench.baselines.serve import baseline_app, serve
 
 
 async def complete(request: Request) -> Response:
     return JSONResponse({"status": "accepted", "action_id": request.path_params["action_id"]}, status_code=202)
 
 
-async def ready(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
-
-
 def create_app() -> Starlette:
-    return Starlette(routes=[
-        Route("/v1/actions/{action_id}/complete", complete, methods=["POST"]),
-        Route("/readyz", ready, methods=["GET"]),
-    ])
+    return baseline_app(complete)
 
 
 if __name__ == "__main__":

@@ -40,9 +40,8 @@ from redis.exceptions import NoScriptError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from bench.baselines.serve import serve
+from bench.baselines.serve import baseline_app, serve
 from producer_api.completions import RESERVE
 from producer_api.idempotency import CLAIM, TTL_SECONDS
 from producer_api.ratelimit import TAKE
@@ -170,9 +169,6 @@ def create_app(settings: Settings, topic: str, io: frozenset[str] = frozenset({"
         return JSONResponse({"event_id": event_id, "status": "accepted", "action_id": action.action_id,
                              "points": action.points}, status_code=202)
 
-    async def ready(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         for script in (TAKE, CLAIM, RESERVE, MERGED):
@@ -184,10 +180,7 @@ def create_app(settings: Settings, topic: str, io: frozenset[str] = frozenset({"
             await calls.close()
             await redis.aclose()
 
-    return Starlette(routes=[
-        Route("/v1/actions/{action_id}/complete", complete, methods=["POST"]),
-        Route("/readyz", ready, methods=["GET"]),
-    ], lifespan=lifespan)
+    return baseline_app(complete, lifespan)
 
 
 if __name__ == "__main__":

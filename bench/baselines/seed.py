@@ -20,9 +20,8 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from bench.baselines.serve import serve
+from bench.baselines.serve import baseline_app, serve
 from scoreboard.adapters.auth import AuthError, TokenVerifier
 from scoreboard.adapters.redis_client import redis_client
 from scoreboard.domain.catalog import load_catalog
@@ -75,9 +74,6 @@ def create_app(settings: Settings) -> Starlette:
         return JSONResponse({"status": "accepted", "action_id": action.action_id, "points": action.points},
                             status_code=202)
 
-    async def ready(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await pool.open(wait=True)
@@ -89,10 +85,7 @@ def create_app(settings: Settings) -> Starlette:
             await pool.close()
             await redis.aclose()
 
-    return Starlette(routes=[
-        Route("/v1/actions/{action_id}/complete", complete, methods=["POST"]),
-        Route("/readyz", ready, methods=["GET"]),
-    ], lifespan=lifespan)
+    return baseline_app(complete, lifespan)
 
 
 if __name__ == "__main__":
