@@ -5,11 +5,12 @@ and a broker that never answers fails the publish instead of hanging it."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
 import uvloop
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from devstack.ports import free_port
@@ -77,7 +78,7 @@ def test_a_broker_that_never_answers_fails_the_publish() -> None:
 @pytest.mark.parametrize("run_loop", [asyncio.run, uvloop.run], ids=["asyncio", "uvloop"])
 def test_publish_many_returns_when_every_record_is_acknowledged_in_order(run_loop: object, bootstrap: str) -> None:
     """The records of a publish_many land in the order handed over, all acknowledged by its return."""
-    async def body() -> tuple[int, int, int]:
+    async def body() -> tuple[tuple[int, int], tuple[int, int], int]:
         publisher = Publisher(bootstrap, client_id="test-publishing")
         acked: list[float] = []
         publisher.on_acked = acked.append
@@ -86,13 +87,31 @@ def test_publish_many_returns_when_every_record_is_acknowledged_in_order(run_loo
             before = await publisher.publish(TOPIC, key, b"before")
             await publisher.publish_many([(TOPIC, key, f"{i}".encode(), [("n", f"{i}".encode())]) for i in range(300)])
             after = await publisher.publish(TOPIC, key, b"after")
-            return before[1], after[1], len(acked)
+            return before, after, len(acked)
         finally:
             publisher.close()
 
     before, after, acked = run_loop(body())  # type: ignore[operator]
-    assert after == before + 301
+    assert after == (before[0], before[1] + 301)
     assert acked == 302
+    assert _values(bootstrap, before[0], before[1] + 1, 300) == [f"{i}".encode() for i in range(300)]
+
+
+def _values(bootstrap: str, partition: int, start: int, count: int) -> list[bytes]:
+    """The values of ``count`` records of TOPIC's ``partition`` from offset ``start``, in log order."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"test-publishing-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False})
+    found: list[bytes] = []
+    try:
+        consumer.assign([TopicPartition(TOPIC, partition, start)])
+        deadline = time.monotonic() + 30
+        while len(found) < count and time.monotonic() < deadline:
+            for message in consumer.consume(count - len(found), timeout=1.0):
+                if message.error() is None:
+                    found.append(bytes(message.value() or b""))
+    finally:
+        consumer.close()
+    return found
 
 
 def test_publish_many_to_a_broker_that_never_answers_fails() -> None:
