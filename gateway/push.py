@@ -26,7 +26,7 @@ from gateway.hub import BoardState, FrameSink, websocket_text_frame
 from gateway.inbound import FrameLimiter, Invalid, Ping, Resume, Violation, parse_frame
 from gateway.sse import EventStreamResponse, parse_last_event_id
 from gateway.stream import BoardStream, Push
-from gateway.wsserver import RAW_FRAMES, RawFrameSocket
+from gateway.wsserver import CLOSE_GOING_AWAY, GOING_AWAY_REASON, RAW_FRAMES, RawFrameSocket
 from scoreboard.adapters.web.client_address import client_address_of
 from scoreboard.adapters.web.problems import Problem
 
@@ -115,9 +115,6 @@ def observe_written(observe_push: Callable[[float], None]) -> Callable[[BoardSta
     return observe
 
 
-CLOSE_GOING_AWAY = 1001
-
-
 async def websocket_endpoint(ws: WebSocket) -> None:
     client = client_of(ws)
     refusal = await admit(ws, client)
@@ -140,7 +137,7 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await asyncio.wait({sender, receiver, leaving}, return_when=asyncio.FIRST_COMPLETED)
         if leaving.done():
             with contextlib.suppress(BaseException):
-                await ws.close(code=CLOSE_GOING_AWAY, reason="server shutting down")
+                await ws.close(code=CLOSE_GOING_AWAY, reason=GOING_AWAY_REASON)
         for task in (sender, receiver, leaving):
             task.cancel()
             with contextlib.suppress(BaseException):

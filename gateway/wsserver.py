@@ -16,6 +16,11 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.http11 import Request
 from websockets.protocol import State
 
+CLOSE_GOING_AWAY = 1001
+"""How every open socket closes when the gateway stops (RFC 6455: "a server going down"); the client
+reconnects, to another process or replica, and resumes."""
+GOING_AWAY_REASON = "server shutting down"
+
 RAW_FRAMES = "scoreboard.raw_frames"
 """The scope extension: ``{"socket": <RawFrameSocket>}``."""
 
@@ -53,6 +58,20 @@ class PushWebSocketProtocol(WebSocketsSansIOProtocol):
     def resume_writing(self) -> None:
         self.writes_paused = False
         super().resume_writing()
+
+    def shutdown(self) -> None:
+        """uvicorn's shutdown closes an open socket with 1012 (service restart). The push endpoint closes
+        its sockets with 1001 when the stop signal arrives, but uvicorn's main loop may reach this
+        first (it polls its exit flag while the endpoints' tasks wait their turn), so the socket closes
+        here with the same 1001, whichever runs first."""
+        if not self.handshake_complete or self.close_sent:
+            super().shutdown()
+            return
+        self.stop_keepalive()
+        self.queue.put_nowait({"type": "websocket.disconnect", "code": CLOSE_GOING_AWAY})
+        self.conn.send_close(CLOSE_GOING_AWAY, GOING_AWAY_REASON)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.writes_paused = False  # as uvicorn sets ``writable``; ``disconnected`` stops the writes
