@@ -93,19 +93,6 @@ def produce_events(bootstrap: str, keyring: SigningKeyring, count: int, users: i
     return time.perf_counter() - started
 
 
-def _wait_for_autovacuum(database_url: str, name: str, timeout_s: float = 120) -> None:
-    """Let autovacuum finish with the million fresh rows first: the world's teardown (``DROP DATABASE
-    ... WITH (FORCE)``) may not terminate an autovacuum worker, and failed on one after a fast rebuild."""
-    deadline = time.monotonic() + timeout_s
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
-                               " AND backend_type = 'autovacuum worker'", (name,)).fetchone()
-            if not row or not row[0]:
-                return
-            time.sleep(1)
-
-
 def run(events: int, tick: Callable[[str], None], wait_for_workers_s: float = 90) -> dict[str, object]:
     with isolated_world() as world:
         deadline = time.monotonic() + wait_for_workers_s
@@ -130,7 +117,6 @@ def run(events: int, tick: Callable[[str], None], wait_for_workers_s: float = 90
             "produce_events_per_s": round(measured / produce_s),
             "workers": workers,
         }
-        _wait_for_autovacuum(world.database_url, world.name)
         if measured != events:
             result["reduced_because"] = f"other workers were live on the shared actions topic: {', '.join(live)}"
         return result
