@@ -20,15 +20,8 @@ from confluent_kafka import KafkaException
 
 from devstack.envfile import read_env_file, write_env_file
 from devstack.errors import StackError
-from devstack.kafka import (
-    BOOTSTRAP_VARIABLE,
-    SaslListener,
-    ensure_kafka,
-    ensure_sasl_user,
-    kafka_status,
-    prepare_sasl_listener,
-    stop_kafka,
-)
+from devstack.kafka import BOOTSTRAP_VARIABLE, ensure_kafka, kafka_status, stop_kafka
+from devstack.kafka_sasl import SaslListener, ensure_sasl_user, prepare_sasl_listener
 from devstack.paths import StackPaths, resolve_paths
 from devstack.postgres import (
     DATABASE_URL_VARIABLE,

@@ -12,11 +12,12 @@ stamp on each client's socket (``testkit.stamped_reader.StampedReader``), which 
 own delay in reading thousands of sockets does not include. ``profile_dir``
 records the gateway with py-spy during the updates.
 
-``stages_ms`` splits each update's latency (``STAGES``, ms from the change): the worker's batch line
-(``produced``: handed to Kafka; ``worker_done``), each gateway process's ``push`` line
-(``gateway.stages``: read from the feed, first and last socket written, garbage collection), then the
-last client's kernel arrival and read; p50 and p99 of each over the updates, and the stages of the
-update read latest. The subscribers' process runs without cyclic garbage collection while it reads
+``stages_ms`` splits each update's latency (``STAGES`` of ``bench/fanout/stages.py``, ms from the
+change): the worker's batch line (``produced``: handed to Kafka; ``worker_done``), each gateway
+process's ``push`` line (``gateway.stages``: read from the feed, first and last socket written, garbage
+collection), then the last client's kernel arrival and read; p50 and p99 of each over the updates, and
+the stages of the update read latest. The matching of frames and log lines to the updates is in
+``bench/fanout/``. The subscribers' process runs without cyclic garbage collection while it reads
 the timed frames: with every frame of the run held, its collections stalled the reads being timed.
 """
 
@@ -25,27 +26,24 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import resource
-import shutil
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.matching import decode_frames
+from bench.fanout.latency import Update, arrivals, last_client_latencies, out_of_order
+from bench.fanout.stages import log_lines, stage_summary, update_stages
+from bench.fanout.target import profile_gateway, raise_open_files, start_fanout_pipeline, stop_profile
 from bench.poster import HttpPoster
 from bench.stats import latency_summary, percentile
-from bench.system import HEAD_START, RAISED_LIMITS, RAW_DIR, warm_up
+from bench.system import HEAD_START, warm_up
 from bench.tokens import mint_tokens
-from devstack.ports import free_port
-from devstack.worlds import World, isolated_world
+from devstack.worlds import isolated_world
 from testkit.stamped_reader import StampedReader, open_stamped_reader
 from testkit.subscribers import open_reader, open_stalled_websocket
-from testkit.system import System, new_log_dir, start_process, wait_ready
+from testkit.system import System
 
 
 @dataclass(frozen=True)
@@ -66,143 +64,6 @@ class FanoutPlan:
     ``profile-gateway-<clients>-<run>.txt`` in collapsed-stack form."""
 
 
-@dataclass(frozen=True)
-class Update:
-    expected_score: int
-    acked_at: float
-    event_id: str = ""
-
-
-def raise_open_files(wanted: int) -> int:
-    """Lift the soft RLIMIT_NOFILE towards ``wanted`` (capped by the hard limit); children inherit it."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def arrivals(texts: Sequence[tuple[float, bytes]], user: str, updates: Sequence[Update]) -> list[tuple[float, int]]:
-    """For each update, (arrival time, board version) of the first frame showing it, or (nan, 0)."""
-    frames = [f for f in decode_frames(texts) if user in f.scores]
-    found: list[tuple[float, int]] = []
-    index = 0
-    for update in updates:
-        while index < len(frames) and frames[index].scores[user] < update.expected_score:
-            index += 1
-        found.append((frames[index].at, frames[index].version) if index < len(frames) else (float("nan"), 0))
-    return found
-
-
-def last_client_latencies(per_client: Sequence[Sequence[tuple[float, int]]], updates: Sequence[Update]
-                          ) -> tuple[list[float], list[float], list[float], int]:
-    """Per update: ms from the change to the last client's frame, and from the ack; all clients' ms from
-    the change; and how many (client, update) frames never came."""
-    from_change: list[float] = []
-    from_ack: list[float] = []
-    every: list[float] = []
-    missing = 0
-    for u, update in enumerate(updates):
-        seen = [client[u] for client in per_client if client[u][1] > 0]
-        missing += len(per_client) - len(seen)
-        if not seen:
-            continue
-        change_s = min(version for _, version in seen) / 1e6
-        every.extend(max(0.0, (at - change_s) * 1000) for at, _ in seen)
-        last = max(at for at, _ in seen)
-        from_change.append(max(0.0, (last - change_s) * 1000))
-        from_ack.append(max(0.0, (last - update.acked_at) * 1000))
-    return from_change, from_ack, every, missing
-
-
-def out_of_order(texts: Sequence[tuple[float, bytes]]) -> int:
-    """Board frames of one client whose version is not above the previous one's (must be 0)."""
-    versions = [f.version for f in decode_frames(texts)]
-    return sum(1 for before, after in zip(versions, versions[1:], strict=False) if after <= before)
-
-
-STAGES = ("produced", "worker_done", "received_first", "received_last", "first_write", "last_write", "gc",
-          "arrival", "read")
-"""The stages of one update, each in ms from the worker's change (``gc``: ms of garbage collection in
-the gateway processes between reading the change and the end of their write pass, summed)."""
-
-
-def log_lines(path: Path, msg: str) -> list[dict[str, Any]]:
-    """The JSON log lines of ``path`` whose ``msg`` is ``msg`` (``scoreboard.runtime.logs``)."""
-    found: list[dict[str, Any]] = []
-    if not path.exists():
-        return found
-    marker = f'"msg": "{msg}"'
-    for raw in path.read_text(errors="replace").splitlines():
-        if marker not in raw:
-            continue
-        try:
-            line = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(line, dict) and line.get("msg") == msg:
-            found.append(line)
-    return found
-
-
-def update_stages(updates: Sequence[Update], per_client_read: Sequence[Sequence[tuple[float, int]]],
-                  per_client_arrival: Sequence[Sequence[tuple[float, int]]], batches: Sequence[dict[str, Any]],
-                  passes: Sequence[dict[str, Any]], board: str = "global") -> list[dict[str, float]]:
-    """Per update, the ``STAGES`` found for it: the worker's batch line (``produced``: its ledger and
-    board stages, after which the change records go to Kafka; ``worker_done``: the batch's outputs
-    acknowledged), the gateway processes' ``push`` lines of the version (``received_first``/``_last``:
-    the first and the last process to read it from the feed; ``first_write``: the first socket written
-    by any process; ``last_write``: the last socket written by every process), and the last client's
-    kernel ``arrival`` and ``read``."""
-    by_event: dict[str, dict[str, Any]] = {}
-    for line in batches:
-        for event_id in line.get("event_ids") or ():
-            by_event[str(event_id)] = line
-    by_version: dict[int, list[dict[str, Any]]] = {}
-    for line in passes:
-        if line.get("board") == board:
-            by_version.setdefault(int(line.get("version", 0)), []).append(line)
-    found: list[dict[str, float]] = []
-    for u, update in enumerate(updates):
-        seen = [client[u] for client in per_client_read if client[u][1] > 0]
-        if not seen:
-            found.append({})
-            continue
-        version = min(v for _, v in seen)
-        change_s = version / 1e6
-        stages: dict[str, float] = {"read": (max(at for at, _ in seen) - change_s) * 1000}
-        arrived = [client[u][0] for client in per_client_arrival if client[u][1] > 0]
-        if arrived:
-            stages["arrival"] = (max(arrived) - change_s) * 1000
-        stage_ms = by_event.get(update.event_id, {}).get("stage_ms")
-        if isinstance(stage_ms, list) and len(stage_ms) == 3:
-            stages["produced"] = float(stage_ms[0]) + float(stage_ms[1])
-            stages["worker_done"] = float(sum(stage_ms))
-        lines = by_version.get(version, [])
-        received = {line.get("pid"): float(line["received_ms"]) for line in lines if "received_ms" in line}
-        if received:
-            stages["received_first"] = min(received.values())
-            stages["received_last"] = max(received.values())
-        if lines:
-            stages["first_write"] = min(float(line["first_write_ms"]) for line in lines)
-            stages["last_write"] = max(float(line["last_write_ms"]) for line in lines)
-            stages["gc"] = sum(float(line.get("gc_ms", 0.0)) for line in lines)
-        found.append({name: round(stages[name], 2) for name in STAGES if name in stages})
-    return found
-
-
-def stage_summary(stages: Sequence[dict[str, float]]) -> dict[str, Any]:
-    """``updates`` (how many updates had every stage), p50 and p99 of each stage over the updates,
-    and the stages of the update the last client read latest (the one that decides the p99)."""
-    complete = [s for s in stages if all(name in s for name in STAGES)]
-    summary: dict[str, Any] = {"updates": len(complete)}
-    for q in (50, 99):
-        summary[f"p{q}"] = {name: round(percentile([s[name] for s in stages if name in s], q), 2) for name in STAGES}
-    timed = [s for s in stages if "read" in s]
-    summary["worst_update"] = max(timed, key=lambda s: s["read"]) if timed else {}
-    return summary
-
-
 async def _subscribe(url: str, count: int) -> list[StampedReader]:
     readers: list[StampedReader] = []
     for start in range(0, count, 100):  # in waves: the gateway accepts a backlog, not 5,000 at once
@@ -214,29 +75,6 @@ async def _subscribe(url: str, count: int) -> list[StampedReader]:
     return readers
 
 
-def _profile_gateway(pipeline: System, out: Path) -> subprocess.Popen[bytes] | None:
-    """py-spy on the gateway process and its children until stopped; None without py-spy."""
-    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    gateway = next((p for p in pipeline.processes if p.role == "gateway"), None)
-    if gateway is None or not Path(spy).exists():
-        print("bench: py-spy or the gateway not found; measuring without the profile")
-        return None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([spy, "record", "--pid", str(gateway.pid), "--subprocesses", "--rate", "200",
-                             "--nonblocking", "--format", "raw", "-o", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _stop_profile(spy: subprocess.Popen[bytes] | None) -> None:
-    if spy is not None and spy.poll() is None:
-        spy.send_signal(2)  # SIGINT: py-spy writes what it recorded and exits
-        try:
-            spy.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            spy.kill()
-            spy.wait()
-
-
 async def _one_count(pipeline: System, user: str, token: str, clients: int, count: int, plan: FanoutPlan,
                      score: int, tick: Callable[[str], None]) -> tuple[dict[str, Any], int]:
     """``count`` updates to ``clients`` subscribers; the step's row and the hot user's score after."""
@@ -245,7 +83,7 @@ async def _one_count(pipeline: System, user: str, token: str, clients: int, coun
     poster = await HttpPoster.connect(pipeline.api_url)
     spy = None
     if plan.profile_dir is not None:
-        spy = _profile_gateway(pipeline, plan.profile_dir / f"profile-gateway-{clients}-{uuid.uuid4().hex[:6]}.txt")
+        spy = profile_gateway(pipeline, plan.profile_dir / f"profile-gateway-{clients}-{uuid.uuid4().hex[:6]}.txt")
     updates: list[Update] = []
     # No cyclic collection in this process while it reads the frames being timed: with 5,000 readers
     # holding every frame so far, a collection stalled the reads for tens of milliseconds
@@ -286,7 +124,7 @@ async def _one_count(pipeline: System, user: str, token: str, clients: int, coun
         closed = sum(1 for r in readers if r.closed)
     finally:
         gc.enable()
-        _stop_profile(spy)
+        stop_profile(spy)
         await poster.close()
         stalled.close()
         for reader in readers:
@@ -316,28 +154,6 @@ async def _one_count(pipeline: System, user: str, token: str, clients: int, coun
 def _role_log(pipeline: System, role: str, msg: str) -> list[dict[str, Any]]:
     return [line for process in pipeline.processes if process.role == role
             for line in log_lines(process.log_path, msg)]
-
-
-def start_fanout_pipeline(world: World, gateway_processes: int) -> System:
-    """``bench.system.start_pipeline``'s api and worker with the raised limits, and the gateway as
-    ``scoreboard gateway --processes N``; each ready (one gateway process answered ``/readyz``; a
-    subscriber reaching another one before it caught up waits in its admission, up to
-    ``SCOREBOARD_GATEWAY_CATCH_UP_WAIT_SECONDS``, and the warm-up runs before any measurement)."""
-    ports = {"SCOREBOARD_API_PORT": str(free_port()), "SCOREBOARD_GATEWAY_PORT": str(free_port())}
-    system = System(world, world.env | RAISED_LIMITS | ports, new_log_dir(RAW_DIR))
-    try:
-        api = system.start("api")
-        worker = system.start("worker")
-        args = ["-m", "scoreboard.cli", "gateway", "--processes", str(gateway_processes)]
-        gateway = start_process("gateway", args, system.env, system.log_dir / "gateway.log",
-                                int(ports["SCOREBOARD_GATEWAY_PORT"]))
-        system.processes.append(gateway)
-        for process in (api, gateway, worker):
-            wait_ready(process)
-    except BaseException:
-        system.stop_all()
-        raise
-    return system
 
 
 async def _measure(plan: FanoutPlan, tick: Callable[[str], None]) -> list[dict[str, Any]]:

@@ -1,96 +1,23 @@
 """What any ledger (``stream_app.ports.LedgerPort``) must do, as one suite run against every
 implementation: the Postgres ``Ledger`` (tests/integration/test_postgres_ledger_contract.py) and the
 in-memory fake (tests/unit/test_memory_ledger_contract.py). A subclass provides the fixture
-``open_ledger``; each test uses users and partitions of its own, so they share a database safely."""
+``open_ledger``; each test uses users and partitions of its own, so they share a database safely.
+The scenarios' log and event builders are in ``tests.contracts.ledger_scenarios``."""
 
 from __future__ import annotations
 
-import asyncio
-import random
-import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
-from typing import TypeVar
-
 from scoreboard.domain.boards import boards_for
-from scoreboard.domain.catalog import Catalogs, parse_catalog
-from scoreboard.domain.clock import to_micros
-from scoreboard.domain.events import (
-    ActionCompleted,
-    ActionsPurged,
-    LogEvent,
-    ReviewDecided,
-    ScoreAdjusted,
-    UserBanned,
-    UserFlagged,
-    UserUnbanned,
-)
-from scoreboard.domain.policy import DAY_US, Judge
+from scoreboard.domain.events import ActionCompleted, UserBanned, UserUnbanned
+from scoreboard.domain.policy import DAY_US
 from scoreboard.domain.scoring import Positioned, Rejection, Standing
 from stream_app.ports import LedgerPort
-
-T = TypeVar("T")
-OpenLedger = Callable[[Judge | None], AbstractAsyncContextManager[LedgerPort]]
-"""Opens a ledger that judges the policy with the judge given (None: the mechanics only)."""
-
-SECOND = 1_000_000
-T0 = to_micros(datetime(2026, 11, 30, 10, tzinfo=UTC))  # a Monday: the day before is in another ISO week
-NOW = T0 + 5 * SECOND
-CATALOG = parse_catalog({
-    "version": "c1",
-    "limits": {"max_points_per_hour": 300, "max_points_per_day": 1000},
-    "actions": {
-        "login": {"points": 5, "daily_cap": 1},
-        "match": {"points": 100, "cooldown_seconds": 60},
-        "level": {"points": 50, "daily_cap": 100},
-    },
-})
-JUDGE = Judge(Catalogs(CATALOG, {"c1": CATALOG}), max_skew_us=300 * SECOND)
+from tests.contracts.ledger_moderation_contract import LedgerModerationContract
+from tests.contracts.ledger_scenarios import JUDGE, NOW, SECOND, T0, Log, OpenLedger, act, adjust, on_boards, run
 
 
-def run(open_ledger: OpenLedger, scenario: Callable[[LedgerPort], Awaitable[T]], judge: Judge | None = None) -> T:
-    async def main() -> T:
-        async with open_ledger(judge) as ledger:
-            return await scenario(ledger)
-
-    return asyncio.run(main())
-
-
-class Log:
-    """A partition of this test's own, and users named for this test only."""
-
-    def __init__(self) -> None:
-        self.run = uuid.uuid4().hex[:8]
-        self.partition = random.randrange(1_000, 2**31 - 1)
-        self.offset = 0
-
-    def user(self, name: str) -> str:
-        return f"{name}-{self.run}"
-
-    def append(self, *events: LogEvent, partition: int | None = None) -> list[Positioned]:
-        """The events at the next offsets; the broker's time is each event's own (no skew)."""
-        batch = [Positioned(e, self.partition if partition is None else partition, self.offset + i, e.occurred_at_us)
-                 for i, e in enumerate(events)]
-        self.offset += len(events)
-        return batch
-
-
-def act(user: str, nonce: str, points: int, at: int = T0, action: str = "match",
-        version: str = "c1") -> ActionCompleted:
-    return ActionCompleted(f"{user}/{nonce}/{uuid.uuid4().hex[:6]}", user, action, nonce, points, version, at)
-
-
-def adjust(user: str, key: str, delta: int, at: int = T0) -> ScoreAdjusted:
-    return ScoreAdjusted(f"admin/{user}/{key}", user, delta, "support ticket", "root", key, at)
-
-
-def on_boards(user: str, standing: Standing, at: int = T0) -> dict[tuple[str, str], Standing]:
-    return {(board, user): standing for board in boards_for(at)}
-
-
-class LedgerContract:
-    """Dedup, replays, standings, rejections, bans and the policy's usage counters."""
+class LedgerContract(LedgerModerationContract):
+    """Dedup, replays, standings, rejections, bans and the policy's usage counters; moderation is
+    inherited from ``LedgerModerationContract``."""
 
     def test_a_batch_returns_the_standings_it_changed_on_every_board(self, open_ledger: OpenLedger) -> None:
         """Two actions of ann and an adjustment of bob: one entry each, the running total, and the
@@ -296,69 +223,3 @@ class LedgerContract:
             assert sorted((e.offset, e.total_after) for e in replay.replayed_entries) == [(0, 1), (2, 4)]
 
         run(open_ledger, scenario)
-
-    def test_a_review_hides_the_user_holds_new_points_and_approve_releases_them(
-            self, open_ledger: OpenLedger) -> None:
-        """A moderator's flag hides every board of the user (two days here); an action while it is pending
-        is a held entry, off the boards; approve releases it at its own time, with a ScoreChanged."""
-        log = Log()
-        ann = log.user("ann")
-        sunday, monday = T0 - DAY_US, T0
-
-        async def scenario(ledger: LedgerPort) -> None:
-            await ledger.apply_batch(log.append(act(ann, "n1", 10, sunday)), NOW)
-            flagged = await ledger.apply_batch(log.append(flagged_by_hand(ann, monday)), NOW)
-            held = await ledger.apply_batch(log.append(act(ann, "n2", 100, monday + SECOND)), NOW)
-            approved = await ledger.apply_batch(log.append(decided(ann, "approve", monday + 9 * SECOND)), NOW)
-            assert {board for board, _ in flagged.outcome.changed} == set(boards_for(sunday))
-            assert flagged.outcome.changed[("global", ann)] == Standing(10, 2, sunday, False)
-            assert [e.state for e in held.outcome.accepted] == ["held"] and not held.outcome.changed
-            assert held.outcome.score_changes() == [] and held.held_totals == {ann: 100}
-            assert approved.outcome.changed[("global", ann)] == Standing(110, 4, monday + SECOND, True)
-            assert [(c.points, c.total) for c in approved.outcome.score_changes()] == [(100, 110)]
-            assert approved.outcome.reviews[ann].state == "approved"
-
-        run(open_ledger, scenario)
-
-    def test_reject_voids_held_and_evidence_window_points_and_a_replay_resends_the_changes(
-            self, open_ledger: OpenLedger) -> None:
-        log = Log()
-        ann = log.user("ann")
-
-        async def scenario(ledger: LedgerPort) -> None:
-            await ledger.apply_batch(log.append(act(ann, "n1", 10, T0 - 60 * SECOND)), NOW)
-            await ledger.apply_batch(log.append(UserFlagged(f"f/{ann}", ann, "manual", "{}", T0 - 90 * SECOND,
-                                                            False, "mod", -1, -1, T0)), NOW)
-            await ledger.apply_batch(log.append(act(ann, "n2", 100, T0 + SECOND)), NOW)
-            decision = log.append(decided(ann, "reject", T0 + 9 * SECOND))
-            rejected = await ledger.apply_batch(decision, NOW)
-            again = await ledger.apply_batch(decision, NOW)
-            assert rejected.outcome.changed[("global", ann)] == Standing(0, 4, T0 - 60 * SECOND, True)
-            assert [(c.points, c.total) for c in rejected.outcome.score_changes()] == [(-10, 0)]
-            assert again.replayed_moderation == rejected.outcome.score_changes()
-
-        run(open_ledger, scenario)
-
-    def test_a_purge_voids_its_action_in_its_window_on_its_partition_only(self, open_ledger: OpenLedger) -> None:
-        log = Log()
-        ann, bob = log.user("ann"), log.user("bob")
-
-        async def scenario(ledger: LedgerPort) -> None:
-            await ledger.apply_batch(log.append(act(ann, "n1", 50, T0, "level"), act(ann, "n2", 100, T0),
-                                                act(bob, "n1", 50, T0 + 200 * SECOND, "level")), NOW)
-            purged = await ledger.apply_batch(log.append(ActionsPurged(
-                f"purge/{log.run}", log.run, "level", T0 - SECOND, T0 + 100 * SECOND, (), "mod", "exploit",
-                T0 + 300 * SECOND)), NOW)
-            assert purged.outcome.changed[("global", ann)].score == 100
-            assert ("global", bob) not in purged.outcome.changed
-            assert [(c.user_id, c.points, c.total) for c in purged.outcome.score_changes()] == [(ann, -50, 100)]
-
-        run(open_ledger, scenario)
-
-
-def flagged_by_hand(user: str, at: int) -> UserFlagged:
-    return UserFlagged(f"flag/{user}/{at}", user, "manual", '{"summary": "report"}', at, False, "mod", -1, -1, at)
-
-
-def decided(user: str, decision: str, at: int) -> ReviewDecided:
-    return ReviewDecided(f"decide/{user}/{at}", user, decision, "mod", "checked", at)

@@ -15,7 +15,8 @@ from devstack.worlds import World, isolated_world
 from projections.ledger import Ledger
 from scoreboard.domain.policy import Judge
 from stream_app.ports import LedgerPort
-from tests.contracts.ledger_contract import LedgerContract, OpenLedger
+from tests.contracts.ledger_contract import LedgerContract
+from tests.contracts.ledger_scenarios import OpenLedger
 
 
 @pytest.fixture(scope="module")

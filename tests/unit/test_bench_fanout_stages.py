@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.scenarios.fanout import STAGES, Update, log_lines, stage_summary, update_stages
+from bench.fanout.latency import Update
+from bench.fanout.stages import STAGES, log_lines, stage_summary, update_stages
 
 CHANGE_US = 1_700_000_000_000_000
 CHANGE_S = CHANGE_US / 1e6

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
+from bench.fanout.latency import Update, arrivals, last_client_latencies
 from bench.matching import Ack, Frame, decode_frames, match_acks, stage_latencies, visible_latencies
-from bench.scenarios.fanout import Update, arrivals, last_client_latencies
 from bench.stats import latency_summary, percentile
 
 

@@ -13,17 +13,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from devstack import daemons, kafka
-from devstack.kafka import (
-    BROKER_PORT,
-    CONTROLLER_PORT,
-    SASL_PORT_KEY,
-    KafkaFiles,
-    SaslListener,
-    ensure_kafka,
-    prepare_sasl_listener,
-    render_server_properties,
-)
+from devstack import daemons, kafka, kafka_sasl
+from devstack.kafka import ensure_kafka, render_server_properties
+from devstack.kafka_home import BROKER_PORT, CONTROLLER_PORT, KafkaFiles
+from devstack.kafka_sasl import SASL_PORT_KEY, SaslListener, prepare_sasl_listener
 from devstack.kafka_tls import ensure_broker_tls
 from devstack.paths import StackPaths
 from devstack.secrets import KAFKA_TEST_PASSWORD, load_or_create_secrets
@@ -118,12 +111,12 @@ def test_the_test_users_password_is_added_to_existing_secrets(tmp_path: Path) ->
 def test_the_listener_port_is_chosen_once_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = StackPaths(state_dir=tmp_path, cache_dir=tmp_path / "cache")
     state = StackState(paths.state_file)
-    monkeypatch.setattr(kafka, "is_free", lambda port, host="127.0.0.1": port != 9094)
-    monkeypatch.setattr(kafka, "choose_port", lambda service, preferred, start, span=50: 9101)
+    monkeypatch.setattr(kafka_sasl, "is_free", lambda port, host="127.0.0.1": port != 9094)
+    monkeypatch.setattr(kafka_sasl, "choose_port", lambda service, preferred, start, span=50: 9101)
     first = prepare_sasl_listener(paths, state, "pw")
     assert first.port == 9101 and state.get_int(SASL_PORT_KEY) == 9101
     assert first.tls.ca_file.exists() and first.tls.directory == KafkaFiles(paths.kafka_dir).tls_dir
-    monkeypatch.setattr(kafka, "choose_port", lambda service, preferred, start, span=50: 9999)
+    monkeypatch.setattr(kafka_sasl, "choose_port", lambda service, preferred, start, span=50: 9999)
     assert prepare_sasl_listener(paths, state, "pw").port == 9101  # recorded and still free
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from scoreboard.domain.policy import Judge
 from stream_app.ports import LedgerPort
-from tests.contracts.ledger_contract import LedgerContract, OpenLedger
+from tests.contracts.ledger_contract import LedgerContract
+from tests.contracts.ledger_scenarios import OpenLedger
 from tests.support.memory_ledger import MemoryLedger
 
 
