@@ -111,9 +111,6 @@ def _provision_role(layout: cluster.ClusterLayout, port: int, password: str) -> 
                     verb, sql.Identifier(APP_ROLE), sql.Literal(password)
                 )
             )
-            # a test world's teardown (``DROP DATABASE ... WITH (FORCE)``) must end every session in it,
-            # and an autovacuum worker's session belongs to no role: only pg_signal_backend may end it
-            admin.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(sql.Identifier(APP_ROLE)))
             if (
                 admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (APP_DATABASE,)).fetchone()
                 is None

@@ -114,5 +114,30 @@ def isolated_world(prefix: str = "w") -> Iterator[World]:
         yield World(env=env, name=name, start_offsets=start)
     finally:
         redis.Redis.from_url(redis_url).flushdb()
-        with psycopg.connect(admin_url, autocommit=True) as conn:
+        drop_database(admin_url, name)
+
+
+def drop_database(admin_url: str, name: str, attempts: int = 5) -> None:
+    """Drop database ``name``, ending the sessions still in it.
+
+    ``WITH (FORCE)`` ends other sessions only if this role may signal each of them. An autovacuum
+    worker busy in the database (likely right after a test wrote thousands of rows) runs under no
+    role, so for a role that is not a superuser (the stack's ``scoreboard``) the drop fails with
+    InsufficientPrivilege. Then this role's own sessions are ended and a plain ``DROP DATABASE`` runs:
+    it stops an autovacuum worker in the database itself, and waits (up to 5 s) for the ended sessions
+    to go."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        try:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            pass
+        for attempt in range(attempts):
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+                         " AND usename = current_user AND pid <> pg_backend_pid()", (name,))
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                return
+            except psycopg.errors.ObjectInUse:
+                if attempt == attempts - 1:
+                    raise

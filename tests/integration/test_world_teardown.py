@@ -1,6 +1,6 @@
-"""A test world's teardown drops its database even while an autovacuum worker is inside it (an
-autovacuum session belongs to no role, so ``DROP DATABASE ... WITH (FORCE)`` needs the app role to hold
-pg_signal_backend; without it the teardown failed after a heavy e2e test)."""
+"""A test world's teardown drops its database even while an autovacuum worker is inside it: an
+autovacuum session belongs to no role, so the app role's ``DROP DATABASE ... WITH (FORCE)`` is refused
+(it failed so after a heavy e2e test), and the teardown falls back to a plain drop."""
 
 from __future__ import annotations
 
