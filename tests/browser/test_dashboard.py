@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from testkit.system import System, wait_ready
 from tests.support.client import ApiClient
+from tests.support.utc_day import clear_of_utc_midnight
 
 pytestmark = pytest.mark.e2e
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard.png"
@@ -32,6 +33,7 @@ def test_the_dashboard_shows_live_rows_movements_and_reconnects(system: System, 
                                                                  artifacts: Path) -> None:
     """Three boards go live; posted actions appear as rows in order; a user overtaking is marked
     'up'; after a gateway restart every panel says reconnecting, then live again by itself."""
+    clear_of_utc_midnight()  # the daily and weekly panels follow the UTC day: keep the actions on one
     api = ApiClient(system.api_url, system.env["SCOREBOARD_JWT_SECRET"])
     run = uuid.uuid4().hex[:4]
     ana, bo, cy = f"ana-{run}", f"bo-{run}", f"cy-{run}"

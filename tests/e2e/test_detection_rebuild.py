@@ -19,7 +19,7 @@ from scoreboard.settings import Settings
 from stream_app.rebuild import rebuild
 from testkit.system import System
 from testkit.waits import wait_until
-from tests.support.inspect import snapshot
+from tests.support.inspect import snapshot, wait_redis_caught_up
 from tests.support.suite import LOAD_ENV, TEST_CATALOG
 from tests.support.workload import CATALOG
 
@@ -99,6 +99,7 @@ def test_the_detectors_flag_scripts_not_humans_and_a_rebuild_reproduces_every_de
             ends = asyncio.run(_produce(settings, [purge], everywhere=True))
             wait_until(lambda: applied_up_to(world.database_url, ends), timeout_s=60,
                        what="the worker applied the decisions and the purge\n" + system.logs())
+            wait_redis_caught_up(world.database_url, world.redis_url, {*humans, *scripts})  # Redis follows the commit
             live = snapshot(world.database_url, world.redis_url, {*humans, *scripts})
         finally:
             system.stop_all()

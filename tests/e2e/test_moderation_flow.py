@@ -15,7 +15,7 @@ import pytest
 from testkit.subscribers import open_stalled_websocket, read_text_frames
 from testkit.system import System
 from testkit.waits import wait_until
-from tests.support.client import ApiClient
+from tests.support.client import ApiClient, complete_until_decided
 from tests.support.suite import running_system
 
 pytestmark = pytest.mark.e2e
@@ -70,8 +70,8 @@ def score_of(api: ApiClient, user: str) -> int | None:
 
 
 def counted(api: ApiClient, user: str, action: str = "test-30") -> None:
-    answer = api.complete(user, action, headers={"Prefer": "wait=10"})
-    assert answer.status_code == 202 and answer.json()["outcome"] == "visible", answer.text
+    first, answer = complete_until_decided(api, user, action)
+    assert first.status_code == 202 and answer.json()["outcome"] == "visible", answer.text
 
 
 def pushed(frames: list[dict[str, Any]], user: str) -> list[int | None]:
@@ -88,8 +88,8 @@ def test_a_flagged_user_is_held_off_the_board_and_approve_releases_the_points(
     counted(api, user)
     assert mod.post(f"/v1/admin/users/{user}/flag", {"reason": "player report"}).status_code == 202
     wait_until(lambda: score_of(api, user) is None, timeout_s=20, what="the flagged user left the board")
-    held = api.complete(user, "test-30", headers={"Prefer": "wait=10"})
-    assert held.status_code == 202 and held.json()["outcome"] == "held", held.text
+    first, held = complete_until_decided(api, user, "test-30")
+    assert first.status_code == 202 and held.json()["outcome"] == "held", held.text
     assert me(api, user)["held_points"] == 30
     assert me(api, user)["review"]["status"] == "pending" and score_of(api, user) is None
     queued = mod.review(user, "pending")

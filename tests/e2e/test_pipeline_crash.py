@@ -27,6 +27,7 @@ from tests.support.inspect import (
     postgres_scores,
     pushed_boards,
     redis_order,
+    wait_redis_caught_up,
 )
 from tests.support.reference import Reference
 from tests.support.suite import LOAD_ENV
@@ -91,6 +92,7 @@ def assert_everything_matches(world: World, reference: Reference, since: dict[in
                              f"ledger {ledger_count(world.database_url, ours)} of {reference.counted}"
                              f"\n{system.logs()[-3000:]}") from None
     assert ledger_count(world.database_url, ours) == reference.counted
+    wait_redis_caught_up(world.database_url, world.redis_url, ours)  # the last batch's Redis write follows its commit
     for board in boards:
         assert postgres_scores(world.database_url, board, ours) == reference.visible_scores(board), board
         assert redis_order(world.redis_url, board, ours) == reference.top(board), board

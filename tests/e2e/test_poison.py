@@ -176,8 +176,8 @@ def _actions_with_positions(bootstrap: str, since: dict[int, int]) -> list[tuple
         pending = {p for p in ends if ends[p] > since.get(p, 0)}
         consumer.assign([TopicPartition(ACTIONS, p, since.get(p, 0)) for p in pending])
         while pending:
-            message = consumer.poll(10)
-            assert message is not None, f"no record within 10 s, still waiting on {pending}"
+            message = consumer.poll(30)  # the records are there (pending): only a slow first fetch waits
+            assert message is not None, f"no record within 30 s, still waiting on {pending}"
             partition, offset = message.partition(), message.offset()
             if message.error() or partition is None or offset is None:
                 continue

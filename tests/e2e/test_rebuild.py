@@ -18,7 +18,7 @@ from scoreboard.settings import Settings
 from stream_app.rebuild import rebuild
 from testkit.system import System
 from testkit.waits import wait_until
-from tests.support.inspect import ledger_count, snapshot
+from tests.support.inspect import ledger_count, snapshot, wait_redis_caught_up
 from tests.support.reference import Reference
 from tests.support.suite import LOAD_ENV
 from tests.support.workload import mixed_log, produce
@@ -40,6 +40,7 @@ def test_a_rebuild_from_the_log_equals_the_live_projections() -> None:
             asyncio.run(produce(world.kafka_bootstrap, events, chunk=500))
             wait_until(lambda: ledger_count(world.database_url, reference.users) == reference.counted,
                        timeout_s=120, what="the live worker applied everything\n" + system.logs())
+            wait_redis_caught_up(world.database_url, world.redis_url, reference.users)  # Redis follows the commit
             live = snapshot(world.database_url, world.redis_url, reference.users)
         finally:
             system.stop_all()
@@ -89,6 +90,7 @@ def test_a_rebuild_reproduces_the_policy_decisions() -> None:
             asyncio.run(produce(world.kafka_bootstrap, events, chunk=500))
             wait_until(lambda: decided(world.database_url, users) == len(events), timeout_s=120,
                        what="the live worker decided everything\n" + system.logs())
+            wait_redis_caught_up(world.database_url, world.redis_url, users)  # Redis follows the commit
             live = snapshot(world.database_url, world.redis_url, users)
         finally:
             system.stop_all()

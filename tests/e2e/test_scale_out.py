@@ -19,7 +19,7 @@ from scoreboard.domain.catalog import load_catalog
 from testkit.system import System, wait_ready
 from testkit.waits import wait_until
 from tests.support.client import ApiClient
-from tests.support.inspect import ledger_count, postgres_scores, redis_order
+from tests.support.inspect import ledger_count, postgres_scores, redis_order, wait_redis_caught_up
 from tests.support.suite import LOAD_ENV
 
 pytestmark = pytest.mark.e2e
@@ -77,6 +77,7 @@ def test_two_of_each_count_every_action_once_and_both_gateways_push_the_same_boa
     wait_until(lambda: ledger_count(system.world.database_url, set(users)) == 600, timeout_s=90,
                what="600 actions counted once\n" + system.logs())
     assert postgres_scores(system.world.database_url, "global", set(users)) == expected
+    wait_redis_caught_up(system.world.database_url, system.world.redis_url, set(users))  # Redis follows the commit
     order = redis_order(system.world.redis_url, "global", set(users))
     assert dict(order) == expected
     top = [user for user, _ in order[:10]]

@@ -19,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from devstack.ports import free_port
 from scoreboard.adapters.autopipe import AutoPipeline, Script
 from scoreboard.settings import merged_environment
+from testkit.waits import wait_until_async
 
 Runner = Callable[[Coroutine[Any, Any, None]], None]
 
@@ -87,12 +88,11 @@ def test_a_killed_connection_fails_what_was_in_flight_and_the_next_command_recon
     async def body(calls: AutoPipeline, redis: Redis) -> None:
         queue = fresh()
         blocked = calls.execute("BLPOP", queue, 30)  # holds the shared connection until killed
-        ours: list[dict[str, str]] = []
-        for _ in range(200):  # poll until Redis shows our connection blocked in BLPOP
-            ours = [c for c in await redis.client_list() if c["name"] == calls.client_name and c["cmd"] == "blpop"]
-            if ours:
-                break
-            await asyncio.sleep(0.01)
+
+        async def blocked_in_blpop() -> list[dict[str, str]]:
+            return [c for c in await redis.client_list() if c["name"] == calls.client_name and c["cmd"] == "blpop"]
+        ours = await wait_until_async(blocked_in_blpop, timeout_s=20, interval_s=0.01,
+                                      what="Redis shows our connection blocked in BLPOP")
         assert len(ours) == 1
         assert await redis.client_kill_filter(_id=ours[0]["id"]) == 1
         with pytest.raises(RedisConnectionError):

@@ -1,7 +1,7 @@
 """Every Kafka client of the project, through the local broker's SASL_SSL listener.
 
 ``scoreboard stack up`` gives the broker a second listener, ``SASL_SSL`` with SCRAM-SHA-512 and PLAIN
-over TLS (``devstack/kafka.py``), and writes its address, CA file and test user into ``stack.env``
+over TLS (``devstack/kafka_sasl.py``), and writes its address, CA file and test user into ``stack.env``
 as ``SCOREBOARD_TEST_SASL_*``. Here each client is built the way its process builds it, from
 ``Settings`` for SASL_SSL and ``scoreboard.adapters.kafka_security``: the api's ``Publisher``
 (publish and acknowledgement, SCRAM and PLAIN), the provisioning and rebuild ``AdminClient``s, the
@@ -161,8 +161,10 @@ def captured(name: str) -> Iterator[Lines]:
             each.disabled = was
 
 
-def librdkafka_refuses(settings: Settings) -> str:
-    """An admin client built like provisioning's gets no metadata; what librdkafka logged meanwhile."""
+def librdkafka_refuses(settings: Settings, *expected: str) -> str:
+    """An admin client built like provisioning's gets no metadata; what librdkafka logged meanwhile,
+    once it logged every one of ``expected`` (its log lines reach the logger as the client is polled, and
+    on a loaded machine the refused handshake may be logged only after the metadata request gave up)."""
     name = f"test.sasl.librdkafka.{uuid.uuid4().hex[:8]}"
     logging.getLogger(name).propagate = False
     with captured(name) as lines:
@@ -170,7 +172,12 @@ def librdkafka_refuses(settings: Settings) -> str:
                             logger=logging.getLogger(name))
         with pytest.raises(KafkaException):
             admin.list_topics(timeout=5)
-        admin.poll(0.5)  # hands librdkafka's queued log lines to the logger
+
+        def logged_all() -> bool:
+            admin.poll(0.2)  # hands librdkafka's queued log lines to the logger
+            return all(phrase in lines.text() for phrase in expected)
+        with contextlib.suppress(AssertionError):  # the caller's assertions say what is missing
+            wait_until(logged_all, timeout_s=30, interval_s=0, what=f"librdkafka to log {expected}")
     return lines.text()
 
 
@@ -233,7 +240,7 @@ def test_the_gateway_feed_consumer_and_aiokafka_read_through_the_listener(listen
         feed = kafka_consumer(settings.kafka_bootstrap, extra=aiokafka_config(settings))()
         await feed.start()
         try:
-            deadline = time.monotonic() + 20
+            deadline = time.monotonic() + 60  # joining the group: the broker's rebalance delay, then a slow box
             while not feed.assignment() and time.monotonic() < deadline:
                 await feed.getmany(timeout_ms=200)
             assigned = feed.assignment()
@@ -294,7 +301,7 @@ def test_a_faust_worker_configured_like_the_real_one_consumes(listener: Listener
 def test_a_wrong_password_fails_with_an_authentication_error(listener: Listener, topic: str, mechanism: str,
                                                              says: str) -> None:
     settings = listener.settings(mechanism, password="not-the-password-7c1d")
-    logged = librdkafka_refuses(settings)
+    logged = librdkafka_refuses(settings, "SASL authentication error", says)
     assert "SASL authentication error" in logged and says in logged, logged
     assert "not-the-password-7c1d" not in logged
     # the api's publisher: the record is not acknowledged, the publish fails instead of hanging
@@ -324,7 +331,7 @@ def test_a_wrong_password_fails_with_an_authentication_error(listener: Listener,
 def test_the_broker_certificate_is_verified_against_the_ca(listener: Listener, tmp_path: Path) -> None:
     stranger = CertificateAuthority(tmp_path, "stranger")
     settings = listener.settings(ca_file=str(stranger.cert_file))
-    logged = librdkafka_refuses(settings)
+    logged = librdkafka_refuses(settings, "certificate verify failed")
     assert "certificate verify failed" in logged, logged
 
     async def start(config: Settings) -> None:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from scoreboard.adapters.auth import mint_token
+from testkit.waits import wait_until
+
+MAX_PREFER_WAIT_S = 10
+"""The most ``Prefer: wait=N`` the api honours (``producer_api.visibility.MAX_WAIT_SECONDS``)."""
 
 
 class ApiClient:
@@ -38,3 +42,29 @@ class ApiClient:
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         return body
+
+
+class Completes(Protocol):
+    def complete(self, user: str, action: str, *, key: str, headers: dict[str, str]) -> httpx.Response: ...
+
+
+def complete_until_decided(client: Completes, user: str, action: str, timeout_s: float = 120,
+                           wait_s: int = MAX_PREFER_WAIT_S) -> tuple[httpx.Response, httpx.Response]:
+    """Complete ``action`` with ``Prefer: wait``; while the answer says the wait ran out first (outcome
+    ``pending``: the worker had not decided yet, as on a loaded machine), ask again with the same key
+    (a duplicate, which waits for the same event). The first answer and the first one with the worker's
+    decision (``visible``, ``rejected``, ``held``, ``voided``).
+
+    How long the worker takes is the machine's; what a test checks is the answer once it decided."""
+    key = f"k-{uuid.uuid4().hex}"
+    headers = {"Prefer": f"wait={wait_s}"}
+    first = client.complete(user, action, key=key, headers=headers)
+
+    def decided(answer: httpx.Response) -> httpx.Response | None:
+        return None if answer.status_code in (200, 202) and answer.json().get("outcome") == "pending" else answer
+
+    if decided(first) is not None:
+        return first, first
+    final = wait_until(lambda: decided(client.complete(user, action, key=key, headers=headers)),
+                       timeout_s=timeout_s, interval_s=0, what=f"the worker's decision on {user}'s {action}")
+    return first, final

@@ -14,6 +14,7 @@ from scoreboard.adapters import codec
 from scoreboard.adapters.cloudevents import header
 from scoreboard.domain.events import LeaderboardChanged
 from scoreboard.domain.topics import LEADERBOARD_CHANGES
+from testkit.waits import wait_until
 
 
 def postgres_scores(database_url: str, board: str, users: set[str]) -> dict[str, int]:
@@ -42,6 +43,34 @@ def redis_order(redis_url: str, board: str, users: set[str]) -> list[tuple[str, 
             await redis.aclose()
 
     return asyncio.run(read())
+
+
+def redis_caught_up(database_url: str, redis_url: str, users: set[str]) -> bool:
+    """Redis holds every standing of ``users`` at least as new (by seq) as Postgres does. The worker
+    commits a batch to Postgres first and writes Redis after it, so a test that waited for Postgres
+    (the ledger, the standings, the log positions) waits for this too before it reads Redis."""
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT board, user_id, seq FROM board_scores WHERE user_id = ANY(%s)",
+                            (sorted(users),)).fetchall()
+
+    async def check() -> bool:
+        redis = Redis.from_url(redis_url)
+        try:
+            boards = RedisBoards(redis)
+            for board, user, seq in rows:
+                if await boards.seq_of(str(board), str(user)) < int(seq):
+                    return False
+            return True
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(check())
+
+
+def wait_redis_caught_up(database_url: str, redis_url: str, users: set[str], timeout_s: float = 60) -> None:
+    """Until ``redis_caught_up``: the worker's last batch reached Redis too."""
+    wait_until(lambda: redis_caught_up(database_url, redis_url, users), timeout_s=timeout_s, interval_s=0.05,
+               what="Redis applied every standing Postgres holds")
 
 
 def pushed_boards(bootstrap: str, since: dict[int, int], source: str) -> dict[str, LeaderboardChanged]:

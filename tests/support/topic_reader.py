@@ -27,9 +27,9 @@ def records_since(bootstrap: str, since: dict[int, int],
         pending = {p for p in ends if ends[p] > since.get(p, 0)}
         consumer.assign([TopicPartition(topic, p, since.get(p, 0)) for p in pending])
         while pending:
-            message = consumer.poll(10)
+            message = consumer.poll(30)  # the records are there (pending): only a slow first fetch waits
             if message is None:
-                raise AssertionError(f"topic {topic}: no record within 10 s, still waiting on {pending}")
+                raise AssertionError(f"topic {topic}: no record within 30 s, still waiting on {pending}")
             if message.error():
                 continue
             partition, offset = message.partition(), message.offset()
