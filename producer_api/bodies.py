@@ -36,24 +36,29 @@ class Field:
         return None
 
 
+def header(request: Request, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower case), as ``request.headers.get`` gives it, without
+    building Starlette's ``Headers`` or raising and catching a ``KeyError`` for an absent header."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 async def read_json_body(request: Request, limit: int, *, required: bool = False) -> dict[str, Any]:
     """The JSON object body (``{}`` when absent and optional); 413, 415, 400 or 422 otherwise."""
-    declared = request.headers.get("content-length")
+    declared = header(request, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise Problem(413, "payload-too-large", f"the body must be at most {limit} bytes")
-    raw = b""
     try:
-        async for chunk in request.stream():
-            raw += chunk
-            if len(raw) > limit:
-                raise Problem(413, "payload-too-large", f"the body must be at most {limit} bytes")
+        raw = await _read(request, limit)
     except ClientDisconnect as exc:  # the client hung up: nothing to answer, nothing to log as an error
         raise Problem(400, "client-disconnected", "the client closed the connection mid-request") from exc
     if not raw.strip():
         if required:
             raise Problem(422, "invalid-body", "a JSON object body is required")
         return {}
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    media = (header(request, b"content-type") or "").split(";")[0].strip().lower()
     if media != "application/json":
         raise Problem(415, "unsupported-media-type", "the body must be application/json",
                       headers={"Accept-Post": "application/json"})
@@ -64,6 +69,37 @@ async def read_json_body(request: Request, limit: int, *, required: bool = False
     if not isinstance(body, dict):
         raise Problem(422, "invalid-body", "the body must be a JSON object")
     return body
+
+
+async def _read(request: Request, limit: int) -> bytes:
+    """The whole body, 413 past ``limit``. A request not read before is read straight from ``receive``
+    as ``Request.stream`` reads it (same state left behind), without its async generator."""
+    if hasattr(request, "_body") or request._stream_consumed:
+        raw = b""
+        async for chunk in request.stream():  # raises as Starlette does (e.g. a stream read before)
+            raw += chunk
+            if len(raw) > limit:
+                raise Problem(413, "payload-too-large", f"the body must be at most {limit} bytes")
+        return raw
+    receive = request.receive
+    raw = b""
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            more = message.get("more_body", False)
+            if not more:
+                request._stream_consumed = True
+            chunk = message.get("body", b"")
+            if chunk:
+                raw += chunk
+                if len(raw) > limit:
+                    raise Problem(413, "payload-too-large", f"the body must be at most {limit} bytes")
+            if not more:
+                return raw
+        elif kind == "http.disconnect":
+            request._is_disconnected = True
+            raise ClientDisconnect()
 
 
 def validate(body: dict[str, Any], schema: dict[str, Field]) -> dict[str, Any]:

@@ -64,6 +64,11 @@ from scoreboard.runtime.gctuning import collect_less_often
 from scoreboard.runtime.tracing import tracing_for
 from scoreboard.settings import Settings
 
+REDIS_GATHER_TURNS = 2
+"""The hot path's Redis commands gather over two turns of the event loop before they are written: fewer,
+larger writes and replies per request, for one more loop turn per round trip (docs/benchmarks.md,
+"Writes, session 7": less api CPU per request, latency unchanged under load)."""
+
 
 def ticket_keyring(settings: Settings) -> TicketKeyring:
     if not settings.ticket_secret:
@@ -83,7 +88,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
                           linger_ms=settings.produce_linger_ms,
                           client_id="scoreboard-api")
     redis = redis_client(settings)
-    calls = AutoPipeline.for_client(redis)
+    calls = AutoPipeline.for_client(redis, gather_turns=REDIS_GATHER_TURNS)
     pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
         settings.require_database(), min_size=1, max_size=8, open=False)
     ledger_pool = ledger_read_pool(settings.require_database(), settings.history_statement_timeout_ms)
@@ -146,7 +151,7 @@ def create_app(services: Services) -> HotRoute:
                                 "time from produce to the broker's acknowledgement",
                                 registry=metrics.registry,
                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30))
-    services.publisher.on_acked = produce_latency.observe
+    services.publisher.on_acked = metrics.deferred.observer(produce_latency)
 
     async def kafka_ready() -> bool:
         return await asyncio.to_thread(services.publisher.ping)
@@ -242,7 +247,8 @@ def create_app(services: Services) -> HotRoute:
         # The first page of a live board from memory, in front of everything but the request ids.
         return RequestIds(HotReads(inner, board_page, app, services.board_cache, services.clock, wrap))
 
-    return HotRoute(app, complete, handlers, wrap, outer=outer)
+    # HotReads answers GETs only: the completion's hot route needs only the request ids around it.
+    return HotRoute(app, complete, handlers, wrap, outer=outer, hot_outer=RequestIds)
 
 
 SERVER_OPTIONS: dict[str, Any] = {"log_level": "warning", "access_log": False, "timeout_graceful_shutdown": 10,

@@ -16,6 +16,7 @@ entirely would forget reservations: the ledger still counts each ticket (nonce) 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from scoreboard.adapters.autopipe import AutoPipeline, Script
 from scoreboard.domain.catalog import Action, Limits
@@ -146,7 +147,7 @@ class Reservation:
 
     def keys(self) -> list[str]:
         slot = f"sb:{{u:{self.user_id}}}"
-        day = to_datetime(self.now_us).date().isoformat()
+        day = utc_day(self.now_us)
         return [
             f"{slot}:ticket:{self.ticket_id or '-'}",
             f"{slot}:cool:{self.action.action_id}",
@@ -156,6 +157,23 @@ class Reservation:
             open_tickets_key(self.user_id, self.action.action_id),
             refused_key(self.user_id),
         ]
+
+
+_FAST_DAYS_UNTIL_US = 4_102_444_800_000_000
+"""2100-01-01: up to here the day of a microsecond count is that of its day number's midnight."""
+
+
+def utc_day(now_us: int) -> str:
+    """``to_datetime(now_us).date().isoformat()``, worked out once per UTC day (tests/unit/test_api_hot_shortcuts.py
+    compares the two)."""
+    if 0 <= now_us < _FAST_DAYS_UNTIL_US:
+        return _day_text(now_us // DAY_US)
+    return to_datetime(now_us).date().isoformat()
+
+
+@lru_cache(maxsize=4)
+def _day_text(day_number: int) -> str:
+    return to_datetime(day_number * DAY_US).date().isoformat()
 
 
 def refused_key(user_id: str) -> str:

@@ -14,6 +14,7 @@ two niceties on top:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import time
@@ -61,8 +62,18 @@ return redis.call('DEL', KEYS[1])
 """)
 
 
+_NAMESPACE_BYTES = _NAMESPACE.bytes
+
+
 def event_id_for(user_id: str, nonce: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"{user_id}\x00{nonce}"))
+    """``str(uuid.uuid5(_NAMESPACE, f"{user_id}\\x00{nonce}"))``, computed without the ``UUID`` object
+    (tests/unit/test_api_hot_shortcuts.py compares the two)."""
+    named = bytearray(hashlib.sha1(_NAMESPACE_BYTES + f"{user_id}\x00{nonce}".encode(), usedforsecurity=False)
+                      .digest()[:16])
+    named[6] = (named[6] & 0x0F) | 0x50  # version 5
+    named[8] = (named[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    digits = named.hex()
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 class Claim(Enum):
@@ -101,7 +112,7 @@ class IdempotencyStore:
                                                  [_dump(record), self._lease_ms, TTL_SECONDS])
         except RedisError:
             return Claim.NEW, record
-        claim = Claim(_text(outcome))
+        claim = _CLAIMS.get(outcome) or Claim(_text(outcome))
         return claim, record if claim is Claim.NEW else _load(raw)  # a new claim stored our record
 
     async def settle(self, user_id: str, key: str, record: Remembered) -> tuple[Claim, Remembered]:
@@ -135,9 +146,22 @@ def _retrieve(future: asyncio.Future[object]) -> None:
         future.exception()
 
 
+_CLAIMS: dict[object, Claim] = {claim.value.encode(): claim for claim in Claim}
+"""The claim script's outcomes as Redis returns them (bytes), looked up instead of parsed."""
+_ASCII = json.encoder.encode_basestring_ascii
+
+
 def _dump(record: Remembered, *, acknowledged: bool = False) -> str:
-    return json.dumps({"event_id": record.event_id, "action_id": record.action_id, "points": record.points,
-                       "fp": record.fingerprint, "ack": acknowledged or record.acknowledged})
+    """The record as ``json.dumps`` writes it (default separators, ASCII); formatted directly when every
+    field has its plain type (tests/unit/test_api_hot_shortcuts.py compares the two)."""
+    ack = acknowledged or record.acknowledged
+    event_id, action_id, points, fingerprint = record.event_id, record.action_id, record.points, record.fingerprint
+    if (event_id.__class__ is str and action_id.__class__ is str and points.__class__ is int
+            and fingerprint.__class__ is str and ack.__class__ is bool):
+        return (f'{{"event_id": {_ASCII(event_id)}, "action_id": {_ASCII(action_id)}, "points": {points}, '
+                f'"fp": {_ASCII(fingerprint)}, "ack": {"true" if ack else "false"}}}')
+    return json.dumps({"event_id": event_id, "action_id": action_id, "points": points, "fp": fingerprint,
+                       "ack": ack})
 
 
 def _load(raw: bytes | str) -> Remembered:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -13,9 +14,9 @@ from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from producer_api.bodies import Field, read_json_body, validate
+from producer_api.bodies import Field, header, read_json_body, validate
 from producer_api.idempotency import KEY_FORMAT
-from producer_api.ingest import Client
+from producer_api.ingest import Client, Receipt
 from producer_api.request_ids import request_id_of
 from producer_api.visibility import preferred_wait
 from scoreboard.adapters.auth import AuthError, Principal
@@ -36,13 +37,13 @@ def services(request: Request) -> Services:
     return found
 
 
-async def authenticate(request: Request) -> Principal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+async def authenticate(request: Request, found: Services | None = None) -> Principal:
+    """The caller of ``request`` (``found``: its services, when the caller has them at hand already)."""
+    scheme, _, token = (header(request, b"authorization") or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "unauthorized", "a Bearer token is required",
                       headers={"WWW-Authenticate": 'Bearer realm="scoreboard"'})
-    verifier = services(request).verifier
+    verifier = (found or services(request)).verifier
     try:
         if verifier.blocking:
             return await asyncio.to_thread(verifier.verify, token.strip())
@@ -52,10 +53,10 @@ async def authenticate(request: Request) -> Principal:
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from exc
 
 
-async def command_principal(request: Request) -> Principal:
+async def command_principal(request: Request, found: Services | None = None) -> Principal:
     """The authenticated caller of a command, within their per-user rate limit."""
-    principal = await authenticate(request)
-    found = services(request)
+    found = found or services(request)
+    principal = await authenticate(request, found)
     try:
         await found.limiter.enforce(found.user_bucket, principal.user_id)
     except Problem:
@@ -65,7 +66,7 @@ async def command_principal(request: Request) -> Principal:
 
 
 def idempotency_key(request: Request) -> str:
-    key = request.headers.get("idempotency-key", "")
+    key = header(request, b"idempotency-key") or ""
     if not KEY_FORMAT.match(key):
         raise Problem(422, "invalid-idempotency-key",
                       "the Idempotency-Key header is required: 8 to 128 characters of [A-Za-z0-9._:-]")
@@ -90,15 +91,16 @@ COMPLETE_ROUTE = "/v1/actions/{action_id}/complete"
 
 async def complete_action(request: Request) -> Response:
     """One span per request when tracing is on; its context goes into the action record's headers."""
-    tracing = services(request).tracing
+    found = services(request)
+    tracing = found.tracing
     if not tracing.enabled:
-        return await _complete_action(request)
+        return await _complete_action(request, found)
     with tracing.span(f"POST {COMPLETE_ROUTE}", kind=SpanKind.SERVER, attributes={
             "http.request.method": "POST", "http.route": COMPLETE_ROUTE,
             "scoreboard.action_id": request.path_params.get("action_id", ""),
             "scoreboard.request_id": request_id(request)}, expected=(Problem,)) as span:
         try:
-            response = await _complete_action(request)
+            response = await _complete_action(request, found)
         except Problem as problem:  # a client's error (4xx) is an answer, not a failure of the span
             if span is not None:
                 span.set_attribute("http.response.status_code", problem.status)
@@ -110,30 +112,51 @@ async def complete_action(request: Request) -> Response:
         return response
 
 
-async def _complete_action(request: Request) -> Response:
-    principal = await command_principal(request)
+async def _complete_action(request: Request, found: Services) -> Response:
+    principal = await command_principal(request, found)
     key = idempotency_key(request)
-    found = services(request)
-    body = validate(await read_json_body(request, found.settings.max_body_bytes), COMPLETE_BODY)
-    client = Client(client_address_of(request.scope, found.trusted_proxies), request.headers.get("x-device-id"))
+    body = await read_json_body(request, found.settings.max_body_bytes)
+    if body or not _COMPLETE_BODY_MAY_BE_EMPTY:
+        body = validate(body, COMPLETE_BODY)
+    client = Client(client_address_of(request.scope, found.trusted_proxies), header(request, b"x-device-id"))
     receipt = await found.complete(principal, request.path_params["action_id"], key, request_id(request),
                                    body.get("ticket"), client)
+    status = 200 if receipt.duplicate else 202
+    prefer = header(request, b"prefer")
+    wait = preferred_wait(prefer) if prefer else None
+    if not wait:
+        return _receipt_response(receipt, status)
     answer: dict[str, object] = {
         "event_id": receipt.event_id,
         "status": "duplicate" if receipt.duplicate else "accepted",
         "action_id": receipt.action_id,
         "points": receipt.points,
     }
-    headers: dict[str, str] = {}
-    wait = preferred_wait(request.headers.get("prefer", ""))
-    if wait:  # read-your-writes: answer once the boards show the action, or when the wait ends
-        fate = await found.visibility.until_visible(receipt.event_id, wait)
-        answer["visible"] = fate.visible
-        answer["outcome"] = fate.state
-        if fate.reason:
-            answer["rejection"] = {"code": fate.reason.split(":", 1)[0], "reason": fate.reason}
-        headers["Preference-Applied"] = f"wait={wait}"
-    return JSONResponse(answer, status_code=200 if receipt.duplicate else 202, headers=headers)
+    # read-your-writes: answer once the boards show the action, or when the wait ends
+    fate = await found.visibility.until_visible(receipt.event_id, wait)
+    answer["visible"] = fate.visible
+    answer["outcome"] = fate.state
+    if fate.reason:
+        answer["rejection"] = {"code": fate.reason.split(":", 1)[0], "reason": fate.reason}
+    return JSONResponse(answer, status_code=status, headers={"Preference-Applied": f"wait={wait}"})
+
+
+_COMPLETE_BODY_MAY_BE_EMPTY = not any(spec.required for spec in COMPLETE_BODY.values())
+"""``validate({}, COMPLETE_BODY)`` accepts an empty body as it is, so an empty body skips it."""
+_TEXT = json.encoder.encode_basestring
+
+
+def _receipt_response(receipt: Receipt, status: int) -> Response:
+    """The answer ``JSONResponse`` gives for the receipt (same headers, same bytes), its JSON written
+    directly when the fields have their plain types (tests/unit/test_api_hot_shortcuts.py compares them)."""
+    event_id, action_id, points = receipt.event_id, receipt.action_id, receipt.points
+    verdict = "duplicate" if receipt.duplicate else "accepted"
+    if event_id.__class__ is str and action_id.__class__ is str and points.__class__ is int:
+        body = (f'{{"event_id":{_TEXT(event_id)},"status":"{verdict}","action_id":{_TEXT(action_id)},'
+                f'"points":{points}}}').encode()
+        return Response(body, status_code=status, media_type=JSONResponse.media_type)
+    return JSONResponse({"event_id": event_id, "status": verdict, "action_id": action_id, "points": points},
+                        status_code=status)
 
 
 async def list_actions(request: Request) -> Response:

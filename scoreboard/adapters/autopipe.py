@@ -103,8 +103,11 @@ class AutoPipeline:
     def __init__(self, *, host: str = "127.0.0.1", port: int = 6379, db: int = 0, username: str | None = None,
                  password: str | None = None, credential_provider: CredentialProvider | None = None,
                  ssl_context: ssl.SSLContext | None = None, client_name: str = "scoreboard-autopipe",
-                 connect_timeout_s: float = 2.0, reply_timeout_s: float = 5.0) -> None:
+                 connect_timeout_s: float = 2.0, reply_timeout_s: float = 5.0, gather_turns: int = 1) -> None:
+        """``gather_turns``: how many turns of the event loop commands gather for before they are written
+        (1: those of one turn; more: fewer, larger writes, each command waiting up to that many turns)."""
         self._address = (host, port)
+        self._gather_turns = max(1, gather_turns)
         self.ssl_context = ssl_context
         """TLS when set: the connection is ``rediss://`` and never falls back to plaintext."""
         self._where = f"{'rediss' if ssl_context else 'redis'}://{host}:{port}/{db}"
@@ -160,8 +163,19 @@ class AutoPipeline:
         self._queue.append((_pack(args), future))
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            loop.call_soon(self._flush)
+            if self._gather_turns > 1:
+                loop.call_soon(self._next_turn, loop, self._gather_turns - 1)
+            else:
+                loop.call_soon(self._flush)
         return future
+
+    def _next_turn(self, loop: asyncio.AbstractEventLoop, left: int) -> None:
+        if loop is not self._loop:  # rebound to another loop meanwhile: that one flushes its own queue
+            return
+        if left > 1:
+            loop.call_soon(self._next_turn, loop, left - 1)
+        else:
+            loop.call_soon(self._flush)
 
     async def run(self, script: Script, keys: Sequence[str], args: Sequence[Arg]) -> Any:
         """EVALSHA the script; on NOSCRIPT (a fresh or flushed Redis) EVAL its source once."""

@@ -145,13 +145,23 @@ def _field_names(name: str) -> tuple[str, ...]:
 
 
 def _to_record(event: Event) -> dict[str, Any]:
+    name = type(event).__name__
+    if name not in _NESTED and _plain_fields(name) is not None:
+        # A plain dataclass's __dict__ holds its fields and nothing else (frozen: nothing can be added);
+        # the writer only reads it.
+        fields: dict[str, Any] = event.__dict__
+        return fields
     # A shallow copy: dataclasses.asdict deep-copies and is the slowest part of encoding.
-    record = {field: getattr(event, field) for field in _field_names(type(event).__name__)}
+    record = {field: getattr(event, field) for field in _field_names(name)}
     if isinstance(event, LeaderboardChanged):
         record["entries"] = [{"rank": e.rank, "user_id": e.user_id, "score": e.score} for e in event.entries]
     elif isinstance(event, ActionsPurged):
         record["user_ids"] = list(event.user_ids)
     return record
+
+
+_NESTED = frozenset({"LeaderboardChanged", "ActionsPurged"})
+"""Events with nested values the writer needs as plain lists and dicts."""
 
 
 def _from_record(name: str, record: Any) -> Event:

@@ -6,7 +6,9 @@ Every name of ours starts with ``scoreboard_``; counters end in ``_total``, dura
 
 from __future__ import annotations
 
+import collections
 import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import (
@@ -19,6 +21,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
@@ -36,9 +39,57 @@ def process_registry() -> CollectorRegistry:
     return registry
 
 
+class Deferred:
+    """Observations made on a hot path, applied to their Prometheus series when the registry is read.
+
+    A registered collector that yields nothing: collecting the registry (``/metrics``,
+    ``get_sample_value``) first applies every pending observation, in order, so every reader sees
+    the same numbers as if each had been applied at once (the series must be registered after this
+    collector, which the registry then reads first). A request pays a deque append instead of the
+    series' locks and the histogram's bucket search; past ``limit`` pending ones, they are applied on
+    the spot, so memory stays bounded without a reader."""
+
+    def __init__(self, registry: CollectorRegistry, limit: int = 4096) -> None:
+        self._pending: collections.deque[tuple[Any, Any, float]] = collections.deque()
+        self._limit = limit
+        registry.register(self)
+
+    def add(self, counter: Any, histogram: Any, amount: float) -> None:
+        """Later: ``counter.inc()`` (if not None), then ``histogram.observe(amount)``."""
+        self._pending.append((counter, histogram, amount))
+        if len(self._pending) > self._limit:
+            self.apply()
+
+    def observer(self, histogram: Any) -> Callable[[float], None]:
+        """``histogram.observe``, deferred."""
+        def observe(amount: float) -> None:
+            self.add(None, histogram, amount)
+        return observe
+
+    def apply(self) -> None:
+        pending = self._pending
+        while pending:  # popleft is atomic: a reader in another thread takes each observation once
+            try:
+                counter, histogram, amount = pending.popleft()
+            except IndexError:
+                return
+            if counter is not None:
+                counter.inc()
+            histogram.observe(amount)
+
+    def describe(self) -> Iterable[Metric]:
+        return ()
+
+    def collect(self) -> Iterable[Metric]:
+        self.apply()
+        return ()
+
+
 class HttpMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self.deferred = Deferred(registry)
+        """Registered before the series, so reading the registry applies what is pending first."""
         self.requests = Counter("scoreboard_http_requests_total", "HTTP requests answered",
                                 ["route", "method", "status"], registry=registry)
         self.latency = Histogram("scoreboard_http_request_duration_seconds", "HTTP request latency",
@@ -84,8 +135,7 @@ class MetricsMiddleware:
                 series = (self.metrics.requests.labels(route, method, str(status)),
                           self.metrics.latency.labels(route, method))
                 self._series[(route, method, status)] = series
-            series[0].inc()
-            series[1].observe(elapsed)
+            self.metrics.deferred.add(series[0], series[1], elapsed)
 
 
 def _route_name(scope: Scope) -> str:
