@@ -29,6 +29,7 @@ from scoreboard.adapters.web.metrics import HttpMetrics, MetricsMiddleware, proc
 from scoreboard.adapters.web.problems import EXCEPTION_HANDLERS
 from scoreboard.domain.clock import SystemClock
 from scoreboard.runtime.gctuning import collect_less_often
+from scoreboard.runtime.stopping import stop_task
 from scoreboard.runtime.tracing import tracing_for
 from scoreboard.settings import Settings
 
@@ -78,9 +79,7 @@ def create_app(services: GatewayServices) -> Starlette:
             yield
         finally:
             gc_watch.uninstall()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task, "the gateway's feed")
 
     app = Starlette(
         routes=[

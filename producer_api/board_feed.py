@@ -20,6 +20,7 @@ from scoreboard.adapters.change_feed import FIRST_RETRY_S, ChangeConsumer, Chang
 from scoreboard.domain.clock import Clock
 from scoreboard.domain.events import LeaderboardChanged
 from scoreboard.domain.signing import SigningKeyring
+from scoreboard.runtime.stopping import stop_task
 
 log = logging.getLogger(__name__)
 CHECK_INTERVAL_S = 1.0
@@ -68,5 +69,4 @@ async def run_board_cache(cache: BoardCache, feed: ChangeFeed, boards: BoardPage
             await check_once(cache, feed, boards, clock)
             await asyncio.sleep(interval_s)
     finally:
-        tail.cancel()
-        await asyncio.gather(tail, return_exceptions=True)
+        await stop_task(tail, "the leaderboard feed")

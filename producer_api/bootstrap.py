@@ -61,6 +61,7 @@ from scoreboard.domain.errors import ConfigurationError
 from scoreboard.domain.evidence import EvidenceHasher
 from scoreboard.domain.ticket_tokens import TicketKeyring
 from scoreboard.runtime.gctuning import collect_less_often
+from scoreboard.runtime.stopping import finish, stop_task
 from scoreboard.runtime.tracing import tracing_for
 from scoreboard.settings import Settings
 
@@ -182,15 +183,15 @@ def create_app(services: Services) -> HotRoute:
             yield
         finally:
             if cache_task is not None:
-                cache_task.cancel()
-                await asyncio.gather(cache_task, return_exceptions=True)
-            await services.repair.close()
-            await asyncio.to_thread(services.publisher.close)
-            await services.ledger_pool.close()
-            await services.pool.close()
-            await services.calls.close()
-            await services.redis.aclose()
-            await asyncio.to_thread(services.tracing.close)
+                await stop_task(cache_task, "the board cache's feed")
+            # each step bounded: a stop always completes (scoreboard.runtime.stopping)
+            await finish(services.repair.close(), "the board repair")
+            await finish(asyncio.to_thread(services.publisher.close), "the Kafka publisher")
+            await finish(services.ledger_pool.close(), "the ledger read pool")
+            await finish(services.pool.close(), "the Postgres pool")
+            await finish(services.calls.close(), "the Redis pipeline")
+            await finish(services.redis.aclose(), "the Redis client")
+            await finish(asyncio.to_thread(services.tracing.close), "tracing")
 
     complete = Route("/v1/actions/{action_id}/complete", routes.complete_action, methods=["POST"])
     board_page = Route("/v1/leaderboards/{board}", query_routes.get_leaderboard, methods=["GET"])
