@@ -13,6 +13,7 @@ import jwt
 
 from scoreboard.adapters.web.problems import TYPE_BASE
 from testkit.waits import wait_until
+from tests.support.thread_clients import ThreadClients
 
 
 def b64(raw: bytes) -> str:
@@ -24,7 +25,12 @@ class Caller:
         self.secret = jwt_secret
         self.issuer = issuer
         self.audience = audience
-        self.http = httpx.Client(base_url=api_url, timeout=20)
+        self._clients = ThreadClients(api_url, timeout_s=20)
+
+    @property
+    def http(self) -> httpx.Client:
+        """This thread's client (tests call from thread pools)."""
+        return self._clients.get()
 
     def claims(self, sub: str, **overrides: Any) -> dict[str, Any]:
         now = int(time.time())

@@ -9,6 +9,7 @@ import httpx
 
 from scoreboard.adapters.auth import mint_token
 from testkit.waits import wait_until
+from tests.support.thread_clients import ThreadClients
 
 MAX_PREFER_WAIT_S = 10
 """The most ``Prefer: wait=N`` the api honours (``producer_api.visibility.MAX_WAIT_SECONDS``)."""
@@ -18,7 +19,12 @@ class ApiClient:
     def __init__(self, base_url: str, jwt_secret: str) -> None:
         self.base_url = base_url
         self._secret = jwt_secret
-        self.http = httpx.Client(base_url=base_url, timeout=15)
+        self._clients = ThreadClients(base_url, timeout_s=15)
+
+    @property
+    def http(self) -> httpx.Client:
+        """This thread's client (tests call from thread pools)."""
+        return self._clients.get()
 
     def token(self, user: str, roles: tuple[str, ...] = ()) -> str:
         return mint_token(self._secret, user, roles=roles)

@@ -6,10 +6,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 
 import pytest
 
 from scoreboard.runtime.stopping import finish, stop_task
+from scoreboard.runtime.stopping import log as stopping_log
+
+
+@pytest.fixture(autouse=True)
+def stopping_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """The module's own records reach ``caplog`` directly (another test may have configured logging as
+    the processes do: the project's loggers not propagating, or existing loggers disabled)."""
+    stopping_log.addHandler(caplog.handler)
+    level, disabled = stopping_log.level, stopping_log.disabled
+    stopping_log.setLevel(logging.INFO)
+    stopping_log.disabled = False
+    try:
+        yield
+    finally:
+        stopping_log.removeHandler(caplog.handler)
+        stopping_log.setLevel(level)
+        stopping_log.disabled = disabled
 
 
 async def swallows(times: int, swallowed: list[int], always: asyncio.Event | None = None) -> None:
@@ -36,7 +54,6 @@ def test_a_plain_task_stops_at_the_first_cancellation(caplog: pytest.LogCaptureF
 
 
 def test_a_task_that_swallows_cancellations_is_cancelled_again_until_it_stops(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO)
     swallowed: list[int] = []
 
     async def scenario() -> asyncio.Task[None]:
