@@ -24,7 +24,7 @@ async def writes_for_two_turns(gather_turns: int) -> tuple[int, list[object]]:
         await calls.execute("PING")  # connected: later writes measure batching alone
         before = calls.batches
         first = calls.execute("INCR", key)
-        await asyncio.sleep(0)  # one turn of the loop later
+        await asyncio.sleep(0)  # yields exactly one loop turn: the boundary under test, not a wait
         second = calls.execute("INCR", key)
         replies = [await first, await second, await calls.execute("DEL", key)]
         return calls.batches - before - 1, replies  # the DEL's own write left out

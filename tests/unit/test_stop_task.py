@@ -30,9 +30,11 @@ def stopping_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
         stopping_log.disabled = disabled
 
 
-async def swallows(times: int, swallowed: list[int], always: asyncio.Event | None = None) -> None:
-    """Waits forever; its first ``times`` cancellations are caught and ignored, as a library may (all of
-    them while ``always`` is set)."""
+async def swallows(times: int, swallowed: list[int], started: asyncio.Event,
+                   always: asyncio.Event | None = None) -> None:
+    """Sets ``started``, then waits forever; its first ``times`` cancellations are caught and ignored, as
+    a library may (all of them while ``always`` is set)."""
+    started.set()
     while True:
         try:
             await asyncio.Event().wait()
@@ -44,8 +46,9 @@ async def swallows(times: int, swallowed: list[int], always: asyncio.Event | Non
 
 def test_a_plain_task_stops_at_the_first_cancellation(caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> asyncio.Task[None]:
-        task = asyncio.create_task(swallows(0, []))
-        await asyncio.sleep(0)
+        started = asyncio.Event()
+        task = asyncio.create_task(swallows(0, [], started))
+        await started.wait()
         await stop_task(task, "plain")
         return task
 
@@ -57,8 +60,9 @@ def test_a_task_that_swallows_cancellations_is_cancelled_again_until_it_stops(ca
     swallowed: list[int] = []
 
     async def scenario() -> asyncio.Task[None]:
-        task = asyncio.create_task(swallows(3, swallowed))
-        await asyncio.sleep(0)
+        started = asyncio.Event()
+        task = asyncio.create_task(swallows(3, swallowed, started))
+        await started.wait()
         await stop_task(task, "the feed", patience_s=60)
         return task
 
@@ -71,8 +75,9 @@ def test_a_task_that_never_stops_is_left_behind_and_the_stop_returns(caplog: pyt
     async def scenario() -> bool:
         always = asyncio.Event()
         always.set()
-        task = asyncio.create_task(swallows(0, [], always))
-        await asyncio.sleep(0)
+        started = asyncio.Event()
+        task = asyncio.create_task(swallows(0, [], started, always))
+        await started.wait()
         await stop_task(task, "the stubborn one", patience_s=0.3)
         left = not task.done()
         always.clear()  # the test's own clean-up: the next cancellation ends it
@@ -86,15 +91,17 @@ def test_a_task_that_never_stops_is_left_behind_and_the_stop_returns(caplog: pyt
 
 
 def test_an_error_on_the_way_out_is_retrieved_not_raised() -> None:
-    async def fails_when_cancelled() -> None:
+    async def fails_when_cancelled(started: asyncio.Event) -> None:
+        started.set()
         try:
             await asyncio.Event().wait()
         finally:
             raise RuntimeError("closing failed")
 
     async def scenario() -> asyncio.Task[None]:
-        task = asyncio.create_task(fails_when_cancelled())
-        await asyncio.sleep(0)
+        started = asyncio.Event()
+        task = asyncio.create_task(fails_when_cancelled(started))
+        await started.wait()
         await stop_task(task, "failing")
         return task
 
@@ -106,8 +113,8 @@ def test_a_stop_inside_a_stopped_task_stops_its_child_before_the_parent_ends() -
     being cancelled again and again from outside: the child still ends first."""
     swallowed: list[int] = []
 
-    async def parent(children: list[asyncio.Task[None]]) -> None:
-        child = asyncio.create_task(swallows(3, swallowed))
+    async def parent(children: list[asyncio.Task[None]], started: asyncio.Event) -> None:
+        child = asyncio.create_task(swallows(3, swallowed, started))
         children.append(child)
         try:
             await asyncio.Event().wait()
@@ -116,8 +123,9 @@ def test_a_stop_inside_a_stopped_task_stops_its_child_before_the_parent_ends() -
 
     async def scenario() -> tuple[asyncio.Task[None], asyncio.Task[None]]:
         children: list[asyncio.Task[None]] = []
-        task = asyncio.create_task(parent(children))
-        await asyncio.sleep(0)
+        child_started = asyncio.Event()
+        task = asyncio.create_task(parent(children, child_started))
+        await child_started.wait()  # the parent is waiting, its child inside its swallowing loop
         await stop_task(task, "the parent", patience_s=60)
         return task, children[0]
 
